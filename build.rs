@@ -1,0 +1,52 @@
+//! Compiles every contract in `proto/` with protox (no system `protoc` needed), generates the
+//! tonic clients and servers, and writes one `FileDescriptorSet` (with source info, so comments
+//! survive, and with custom options intact) that reflection and the gateway read.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = Path::new("proto");
+    println!("cargo:rerun-if-changed=proto");
+
+    let mut files = Vec::new();
+    collect_protos(proto_root, proto_root, &mut files)?;
+    files.sort();
+
+    let mut compiler = protox::Compiler::new([proto_root])?;
+    compiler.include_source_info(true).include_imports(true);
+    compiler.open_files(&files)?;
+
+    // The encoded set keeps extension options such as `google.api.http`, which the typed
+    // `prost_types` copy would drop.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    fs::write(
+        out_dir.join("descriptor_set.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(compiler.file_descriptor_set())?;
+    Ok(())
+}
+
+/// Collects every `.proto` file under `dir`, as paths relative to `root`.
+fn collect_protos(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path.strip_prefix(root)?.to_path_buf());
+        }
+    }
+    Ok(())
+}
