@@ -1,12 +1,16 @@
 //! protomesh: a gRPC-first microservices platform kit.
 //!
-//! The root crate holds the contracts (generated from `proto/`) and, as the platform grows,
-//! the kit every service is built with: server, client, discovery, telemetry, auth, config.
+//! The root crate holds the contracts (generated from `proto/`) and the kit every service is
+//! built with: server, client, discovery, telemetry, auth, config.
 //!
 //! # Layout
 //! - [`contracts`]: generated messages, clients and servers, one module per proto package.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of every contract.
+//! - [`server`]: the production server builder and its lifecycle seams.
+//! - [`auth`]: caller identity and access policy.
 
+pub mod auth;
 pub mod contracts;
+pub mod server;
 
 pub use contracts::FILE_DESCRIPTOR_SET;
