@@ -59,7 +59,11 @@ def check(docs: list[dict], replicas: int, external: dict[str, set[str]]) -> lis
         strategy = spec.get("strategy", {})
         if strategy.get("type") != "RollingUpdate" or strategy.get("rollingUpdate", {}).get("maxUnavailable") != 0:
             errors.append(f"{where}: needs RollingUpdate with maxUnavailable 0")
-        if spec.get("replicas") != replicas:
+        hpa = [h for h in by_kind.get("HorizontalPodAutoscaler", {}).values()
+               if h["spec"]["scaleTargetRef"]["name"] == name]
+        if hpa and "replicas" in spec:
+            errors.append(f"{where}: an HPA owns its replica count; `replicas` would reset it on apply")
+        elif not hpa and spec.get("replicas") != replicas:
             errors.append(f"{where}: {spec.get('replicas')} replicas, expected {replicas}")
         if not pod.get("securityContext", {}).get("runAsNonRoot"):
             errors.append(f"{where}: pod must set runAsNonRoot")
