@@ -92,6 +92,9 @@ def check(docs: list[dict], replicas: int, external: dict[str, set[str]]) -> lis
                 ref = e.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     secret_key(cw, ref["name"], ref["key"])
+                ref = e.get("valueFrom", {}).get("configMapKeyRef")
+                if ref and ref["key"] not in configmaps.get(ref["name"], {}).get("data", {}):
+                    errors.append(f"{cw}: ConfigMap {ref['name']} has no key {ref['key']}")
                 env[e["name"]] = e.get("value")
             res = c.get("resources", {})
             for kind, key in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
@@ -157,7 +160,7 @@ def main() -> int:
             line = line.strip()
             if line and not line.startswith("#"):
                 keys.add(line.split("=", 1)[0])
-            keys.update(re.findall(r"\b([a-z0-9-]+\.pem)\b", line))
+            keys.update(re.findall(r"^#file:\s*(\S+)", line))
         external[name] = keys
     with open(args.rendered) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
