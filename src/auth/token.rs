@@ -99,6 +99,16 @@ impl Issuer {
         self.issue_at(subject, roles, ttl, SystemTime::now())
     }
 
+    /// Signs a token for another service, `service`, holding the role
+    /// [`super::roles::SERVICE`] (for service-to-service methods such as `ReserveStock`).
+    pub fn issue_service_token(
+        &self,
+        service: &str,
+        ttl: Duration,
+    ) -> Result<IssuedToken, KeyError> {
+        self.issue(service, &[super::roles::SERVICE], ttl)
+    }
+
     /// Signs a token as if the clock read `now` (a seam for tests and replays).
     pub fn issue_at<R: AsRef<str>>(
         &self,

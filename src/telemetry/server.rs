@@ -2,11 +2,13 @@
 //! OpenTelemetry RPC attributes (`rpc.system`, `rpc.service`, `rpc.method`,
 //! `rpc.grpc.status_code`, `otel.kind = server`), parented by the caller's W3C trace context.
 //!
-//! Put it outside the auth layer, so refused calls are traced too.
+//! When spans are exported, the span also carries a `trace_id` field, so every log line
+//! written during the call names its trace. Put the layer outside the auth layer, so
+//! refused calls are traced too.
 
 use std::task::{Context, Poll};
 
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{TraceContextExt as _, TraceId};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -59,6 +61,11 @@ where
         if parent.span().span_context().is_valid() {
             // Fails only when no OpenTelemetry layer is installed; nothing to parent then.
             let _ = span.set_parent(parent);
+        }
+        // The trace id in every log line of the call, to jump from logs to the trace.
+        let trace_id = span.context().span().span_context().trace_id();
+        if trace_id != TraceId::INVALID {
+            span.record("trace_id", tracing::field::display(trace_id));
         }
         let future = span.in_scope(|| self.inner.call(request));
         TracedFuture::new(future, span, Side::Server)

@@ -241,6 +241,10 @@ fn trace_crosses_two_servers_to_otlp() {
         Some(TRACE_ID),
     );
     assert_eq!(hex(&a.parent_span_id), GATEWAY_SPAN_ID);
+    assert_eq!(
+        string_attribute(&a.attributes, "trace_id").unwrap(),
+        TRACE_ID
+    );
     assert_eq!(call.parent_span_id, a.span_id);
     assert_eq!(b.parent_span_id, call.span_id);
 

@@ -38,6 +38,7 @@ pub fn call_span(side: Side, path: &str) -> Span {
     match side {
         Side::Server => tracing::info_span!(
             "grpc.server",
+            trace_id = Empty,
             otel.name = name,
             otel.kind = "server",
             otel.status_code = Empty,

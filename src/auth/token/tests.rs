@@ -171,3 +171,15 @@ fn cache_remembers_until_expiry() {
     assert!(verifier.verify("not.a.jwt").is_err());
     assert_eq!(verifier.cache.lock().unwrap().entries.len(), 1);
 }
+
+/// A service token carries the service role and the service's name.
+#[test]
+fn service_tokens() {
+    let issuer = issuer("k1", 1);
+    let token = issuer.issue_service_token("orders", HOUR).unwrap().token;
+    let principal = Verifier::new(vec![issuer.public_key()])
+        .verify(&token)
+        .unwrap();
+    assert_eq!(principal.subject, "orders");
+    assert!(principal.has_role(crate::auth::roles::SERVICE));
+}
