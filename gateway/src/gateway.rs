@@ -1,0 +1,94 @@
+//! The standalone gateway service: REST requests are transcoded, gRPC requests
+//! (`application/grpc*`) are forwarded untouched to the upstream of their service.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::ServiceExt as _;
+
+use crate::{
+    transcoder::Transcoder,
+    upstream::{BoxError, Upstreams},
+};
+
+/// The gateway as a tower service of HTTP requests (HTTP/1.1 or HTTP/2).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    transcoder: Transcoder,
+    upstreams: Arc<Upstreams>,
+}
+
+impl Gateway {
+    /// A gateway transcoding with `transcoder` and calling `upstreams`.
+    pub fn new(transcoder: Transcoder, upstreams: Upstreams) -> Self {
+        Self {
+            transcoder,
+            upstreams: Arc::new(upstreams),
+        }
+    }
+}
+
+/// Whether the request is gRPC (so passes through, not transcoded).
+pub fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+impl<B> tower::Service<Request<B>> for Gateway
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        let request = request.map(tonic::body::Body::new);
+        Box::pin(async move {
+            if is_grpc(&request) {
+                return Ok(this.forward(request).await);
+            }
+            let upstreams = this.upstreams.clone();
+            Ok(this
+                .transcoder
+                .handle(request, |service| upstreams.get(service))
+                .await)
+        })
+    }
+}
+
+impl Gateway {
+    /// Passes a gRPC request to the upstream of the service named in its path.
+    async fn forward(&self, request: Request<tonic::body::Body>) -> Response<tonic::body::Body> {
+        let service = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let Some(upstream) = self.upstreams.get(&service) else {
+            return tonic::Status::unimplemented(format!("no upstream for {service}")).into_http();
+        };
+        match upstream.oneshot(request).await {
+            Ok(response) => response,
+            Err(e) => tonic::Status::unavailable(format!("upstream: {e}")).into_http(),
+        }
+    }
+}

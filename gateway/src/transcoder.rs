@@ -1,0 +1,305 @@
+//! The transcoder: one REST request in, one gRPC call to an upstream, one REST response out.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited};
+use prost_reflect::DescriptorPool;
+use tonic::{Extensions, client::Grpc};
+
+use crate::{
+    Error,
+    codec::DynamicCodec,
+    headers, openapi,
+    router::Match,
+    routes::{BodyRule, Route, RouteTable},
+    status::{self, StatusRenderer},
+    stream::{self, Framing},
+    upstream::Upstream,
+};
+
+/// The default request body limit: 4 MiB, gRPC's default message limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The default path of the generated OpenAPI document.
+pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
+
+/// How requests are transcoded.
+#[derive(Debug, Clone)]
+pub struct TranscodeSettings {
+    /// Drop unknown JSON fields and query parameters instead of answering 400.
+    pub discard_unknown_fields: bool,
+    /// The largest request body accepted; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// The deadline of calls whose request has no `Grpc-Timeout` header; `None` for none.
+    pub default_timeout: Option<Duration>,
+    /// Where the OpenAPI document is served (GET); `None` to not serve it.
+    pub openapi_path: Option<String>,
+}
+
+impl Default for TranscodeSettings {
+    fn default() -> Self {
+        Self {
+            discard_unknown_fields: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            default_timeout: None,
+            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
+        }
+    }
+}
+
+/// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
+#[derive(Debug)]
+struct Failure {
+    http: StatusCode,
+    status: tonic::Status,
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(status: tonic::Status) -> Self {
+        Self {
+            http: status::http_status(status.code()),
+            status,
+        }
+    }
+}
+
+impl Failure {
+    fn http(http: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            http,
+            status: tonic::Status::new(status::grpc_code(http), message),
+        }
+    }
+}
+
+/// The route table, descriptors and settings, shared by every request (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Transcoder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    table: RouteTable,
+    renderer: StatusRenderer,
+    openapi: Bytes,
+    settings: TranscodeSettings,
+}
+
+/// One exposed binding, for listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The HTTP method.
+    pub http_method: Method,
+    /// The path template as written.
+    pub template: String,
+    /// The gRPC method's full name.
+    pub grpc_method: String,
+}
+
+impl Transcoder {
+    /// Builds the route table from `pool`; fails on a bad or conflicting rule.
+    pub fn new(pool: DescriptorPool, settings: TranscodeSettings) -> Result<Self, Error> {
+        let pool = status::with_rpc_types(pool).map_err(|e| Error::Descriptors(e.to_string()))?;
+        let table = RouteTable::build(&pool)?;
+        let renderer = StatusRenderer::new(&pool)
+            .ok_or_else(|| Error::Descriptors("google.rpc.Status missing".into()))?;
+        let openapi = Bytes::from(openapi::document(&table).to_string());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                table,
+                renderer,
+                openapi,
+                settings,
+            }),
+        })
+    }
+
+    /// The transcoder for every contract compiled into protomesh.
+    pub fn compiled(settings: TranscodeSettings) -> Result<Self, Error> {
+        let pool = DescriptorPool::decode(protomesh::FILE_DESCRIPTOR_SET)
+            .map_err(|e| Error::Descriptors(e.to_string()))?;
+        Self::new(pool, settings)
+    }
+
+    /// Every exposed binding.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.inner
+            .table
+            .routes
+            .iter()
+            .map(|r| RouteInfo {
+                http_method: r.http_method.clone(),
+                template: r.template_text.clone(),
+                grpc_method: r.method.full_name().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The OpenAPI 3.1 document of every route, as JSON.
+    pub fn openapi_json(&self) -> Bytes {
+        self.inner.openapi.clone()
+    }
+
+    /// Serves one REST request, calling the upstream `upstream_for` picks by service name.
+    pub async fn handle(
+        &self,
+        request: Request<tonic::body::Body>,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Response<tonic::body::Body> {
+        let (parts, body) = request.into_parts();
+        let (metadata, request_id) = headers::request_metadata(&parts.headers);
+        let mut response = match self.serve(&parts, body, metadata, upstream_for).await {
+            Ok(response) => response,
+            Err(failure) => self.error_response(&failure),
+        };
+        response
+            .headers_mut()
+            .insert(headers::REQUEST_ID, request_id);
+        response
+    }
+
+    async fn serve(
+        &self,
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+        metadata: tonic::metadata::MetadataMap,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let inner = &*self.inner;
+        let path = parts.uri.path();
+        if parts.method == Method::GET && inner.settings.openapi_path.as_deref() == Some(path) {
+            return Ok(json_response(StatusCode::OK, inner.openapi.clone()));
+        }
+        let (route, values) = match inner.table.router.find(&parts.method, path) {
+            Match::Found { route, values } => (&inner.table.routes[route], values),
+            Match::MethodNotAllowed => {
+                return Err(Failure::http(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{} not allowed on {path}", parts.method),
+                ));
+            }
+            Match::NotFound => {
+                return Err(Failure::http(
+                    StatusCode::NOT_FOUND,
+                    format!("no route for {path}"),
+                ));
+            }
+        };
+        let bytes = self.read_body(route, parts, body).await?;
+        let message = crate::transcode::request(
+            route,
+            &values,
+            parts.uri.query(),
+            &bytes,
+            inner.settings.discard_unknown_fields,
+        )?;
+        let service = route.method.parent_service().full_name().to_owned();
+        let upstream = upstream_for(&service)
+            .ok_or_else(|| tonic::Status::unavailable(format!("no upstream for {service}")))?;
+        let mut grpc = Grpc::new(upstream);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
+        let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
+        let timeout = match parts.headers.get("grpc-timeout") {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(headers::parse_timeout)
+                    .ok_or_else(|| {
+                        status::bad_field("Grpc-Timeout", "not a gRPC timeout such as 5S or 100m")
+                    })?,
+            ),
+            None => inner.settings.default_timeout,
+        };
+        if let Some(timeout) = timeout {
+            call.set_timeout(timeout);
+        }
+        let codec = DynamicCodec::new(route.method.output());
+        if route.server_streaming() {
+            let reply = grpc
+                .server_streaming(call, route.grpc_path.clone(), codec)
+                .await?;
+            let (meta, messages, _) = reply.into_parts();
+            let framing = Framing::from_accept(parts.headers.get(header::ACCEPT));
+            let mut response =
+                stream::respond(route.clone(), inner.renderer.clone(), messages, framing);
+            headers::response_headers(&meta, response.headers_mut());
+            return Ok(response);
+        }
+        let reply = grpc.unary(call, route.grpc_path.clone(), codec).await?;
+        let (meta, message, _) = reply.into_parts();
+        let json = crate::transcode::response(route, &message)?;
+        let mut response = json_response(StatusCode::OK, Bytes::from(json));
+        headers::response_headers(&meta, response.headers_mut());
+        Ok(response)
+    }
+
+    async fn read_body(
+        &self,
+        route: &Route,
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+    ) -> Result<Bytes, Failure> {
+        let limit = self.inner.settings.max_body_bytes;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(Failure::http(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {limit} bytes"),
+            ));
+        }
+        if matches!(route.body, BodyRule::None) {
+            return Ok(Bytes::new());
+        }
+        if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
+            let kind = kind
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if !(kind == "application/json" || kind.ends_with("+json") || kind.is_empty()) {
+                return Err(Failure::http(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("content type {kind} is not JSON"),
+                ));
+            }
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Failure::http(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {limit} bytes"),
+            )),
+            Err(e) => Err(Failure::http(
+                StatusCode::BAD_REQUEST,
+                format!("reading body: {e}"),
+            )),
+        }
+    }
+
+    fn error_response(&self, failure: &Failure) -> Response<tonic::body::Body> {
+        let mut response = json_response(failure.http, self.inner.renderer.body(&failure.status));
+        headers::response_headers(failure.status.metadata(), response.headers_mut());
+        response
+    }
+}
+
+fn json_response(code: StatusCode, body: Bytes) -> Response<tonic::body::Body> {
+    let mut response = Response::new(tonic::body::Body::new(Full::new(body)));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
