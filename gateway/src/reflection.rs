@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 /// Defines `fetch_files` for one version of the reflection protocol.
 macro_rules! version {
     ($name:ident, $pb:path) => {
-        async fn $name(channel: Channel) -> Result<Vec<Bytes>, tonic::Status> {
+        async fn $name(channel: Channel) -> Result<Vec<(String, Bytes)>, tonic::Status> {
             use pb::{
                 ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
                 server_reflection_request::MessageRequest,
@@ -58,17 +58,44 @@ macro_rules! version {
                 }
             }
             services.retain(|s| !s.starts_with("grpc.reflection."));
-            let asks = services
+            let mut asks: Vec<MessageRequest> = services
                 .into_iter()
                 .map(MessageRequest::FileContainingSymbol)
                 .collect();
-            let mut files = Vec::new();
-            for reply in ask(asks).await? {
-                if let MessageResponse::FileDescriptorResponse(found) = reply {
-                    files.extend(found.file_descriptor_proto.into_iter().map(Bytes::from));
+            let mut files = BTreeMap::new();
+            // Servers may answer with the file alone: ask for missing imports until closed.
+            while !asks.is_empty() {
+                for reply in ask(std::mem::take(&mut asks)).await? {
+                    if let MessageResponse::FileDescriptorResponse(found) = reply {
+                        for bytes in found.file_descriptor_proto {
+                            let file = prost_types::FileDescriptorProto::decode(bytes.as_slice())
+                                .map_err(|e| {
+                                tonic::Status::internal(format!("bad file descriptor: {e}"))
+                            })?;
+                            files.insert(
+                                file.name.clone().unwrap_or_default(),
+                                (file, Bytes::from(bytes)),
+                            );
+                        }
+                    }
                 }
+                let mut missing: Vec<String> = files
+                    .values()
+                    .flat_map(|(file, _)| file.dependency.iter())
+                    .filter(|dep| !files.contains_key(*dep))
+                    .cloned()
+                    .collect();
+                missing.sort();
+                missing.dedup();
+                asks = missing
+                    .into_iter()
+                    .map(MessageRequest::FileByFilename)
+                    .collect();
             }
-            Ok(files)
+            Ok(files
+                .into_iter()
+                .map(|(name, (_, bytes))| (name, bytes))
+                .collect())
         }
     };
 }
@@ -85,17 +112,10 @@ pub async fn fetch_into(pool: &mut DescriptorPool, channel: Channel) -> Result<(
         }
         Err(status) => return Err(status.to_string()),
     };
-    // Deduplicate by file name, then add as one set (the pool orders dependencies itself).
-    let mut by_name = BTreeMap::new();
-    for bytes in files {
-        let name = prost_types::FileDescriptorProto::decode(bytes.clone())
-            .map_err(|e| format!("bad file descriptor: {e}"))?
-            .name
-            .unwrap_or_default();
-        if pool.get_file_by_name(&name).is_none() {
-            by_name.insert(name, bytes);
-        }
-    }
+    let by_name: BTreeMap<String, Bytes> = files
+        .into_iter()
+        .filter(|(name, _)| pool.get_file_by_name(name).is_none())
+        .collect();
     let mut set = BytesMut::new();
     for bytes in by_name.values() {
         prost::encoding::bytes::encode(1, bytes, &mut set);

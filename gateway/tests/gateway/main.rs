@@ -1,7 +1,10 @@
 //! The gateway's integration tests: a real dynamic upstream on 127.0.0.1:0, the gateway in
-//! front of it, real HTTP clients.
+//! front of it (standalone and embedded in a tonic server), real HTTP and gRPC clients.
 
 mod conformance;
+mod embedded;
 mod errors;
+mod openapi;
+mod startup;
 mod streaming;
 mod support;

@@ -16,17 +16,7 @@ use tonic_types::{ErrorDetails, StatusExt as _};
 
 /// The test contract plus its imports, with source info and options.
 pub(crate) fn pool() -> DescriptorPool {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut compiler = protox::Compiler::new([
-        format!("{root}/tests/gateway/proto"),
-        format!("{root}/../proto"),
-    ])
-    .expect("compiler");
-    compiler.include_source_info(true).include_imports(true);
-    compiler
-        .open_files(["gwtest/v1/conformance.proto"])
-        .expect("test proto compiles");
-    DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice()).expect("pool")
+    DescriptorPool::decode(encoded_set().as_slice()).expect("pool")
 }
 
 /// The dynamic upstream implementing `gwtest.v1.Conformance`.
@@ -326,4 +316,23 @@ pub(crate) fn request(method: &str, path: &str, body: &str) -> Request<Full<Byte
     builder
         .body(Full::new(Bytes::from(body.to_owned())))
         .expect("request")
+}
+
+impl tonic::server::NamedService for TestUpstream {
+    const NAME: &'static str = "gwtest.v1.Conformance";
+}
+
+/// The encoded descriptor set of the test contract (what a `buf build` image holds).
+pub(crate) fn encoded_set() -> Vec<u8> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut compiler = protox::Compiler::new([
+        format!("{root}/tests/gateway/proto"),
+        format!("{root}/../proto"),
+    ])
+    .expect("compiler");
+    compiler.include_source_info(true).include_imports(true);
+    compiler
+        .open_files(["gwtest/v1/conformance.proto"])
+        .expect("test proto compiles");
+    compiler.encode_file_descriptor_set()
 }
