@@ -5,6 +5,7 @@ mod conformance;
 mod embedded;
 mod errors;
 mod openapi;
+mod properties;
 mod startup;
 mod streaming;
 mod support;

@@ -86,7 +86,6 @@ fn malformed_rules_are_rejected() {
     }
 }
 
-/// Serves the test upstream (with reflection) on 127.0.0.1:0 via tonic's server.
 /// Serves the test upstream with reflection v1alpha only when `v1alpha`, else v1 only.
 async fn upstream_with_reflection(v1alpha: bool) -> (std::net::SocketAddr, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
