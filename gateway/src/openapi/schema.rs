@@ -13,6 +13,7 @@ pub fn comments(file: &prost_reflect::FileDescriptor, path: &[i32]) -> Option<St
         .leading_comments
         .as_deref()
         .or(location.trailing_comments.as_deref())?;
+    let text = text.lines().map(str::trim).collect::<Vec<_>>().join("\n");
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
