@@ -1,6 +1,9 @@
 //! Which HTTP headers travel as gRPC metadata, and back.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -29,8 +32,42 @@ const RESERVED: [&str; 8] = [
     "trailer",
 ];
 
+/// Generates request ids: a random 64-bit prefix per process and a counter, UUID-shaped.
+/// (A syscall for randomness per request would cost more than the rest of the id handling.)
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    /// A generator with a fresh random prefix and starting point.
+    pub fn new() -> Self {
+        let (prefix, start) = uuid::Uuid::new_v4().as_u64_pair();
+        Self {
+            prefix,
+            next: AtomicU64::new(start),
+        }
+    }
+
+    /// The next id.
+    pub fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = uuid::Uuid::from_u64_pair(self.prefix, n)
+            .hyphenated()
+            .to_string();
+        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The metadata for the upstream call made for `headers`, and the request id used.
-pub fn request_metadata(headers: &HeaderMap) -> (MetadataMap, HeaderValue) {
+pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, HeaderValue) {
     let mut map = MetadataMap::with_capacity(4);
     for name in FORWARDED {
         if let Some(value) = headers
@@ -62,8 +99,7 @@ pub fn request_metadata(headers: &HeaderMap) -> (MetadataMap, HeaderValue) {
     let request_id = match headers.get(REQUEST_ID) {
         Some(id) => id.clone(),
         None => {
-            let id = uuid::Uuid::new_v4().to_string();
-            let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
+            let value = ids.next();
             if let Ok(meta) = AsciiMetadataValue::try_from(value.as_bytes()) {
                 map.insert(AsciiMetadataKey::from_static(REQUEST_ID), meta);
             }
@@ -136,11 +172,14 @@ mod tests {
         headers.insert("authorization", HeaderValue::from_static("Bearer t"));
         headers.insert("grpc-metadata-tenant", HeaderValue::from_static("acme"));
         headers.insert("connection", HeaderValue::from_static("close"));
-        let (map, id) = request_metadata(&headers);
+        let ids = RequestIds::new();
+        let (map, id) = request_metadata(&headers, &ids);
         assert_eq!(map.get("authorization").unwrap(), "Bearer t");
         assert_eq!(map.get("tenant").unwrap(), "acme");
         assert!(map.get("connection").is_none());
         assert_eq!(map.get(REQUEST_ID).unwrap().as_bytes(), id.as_bytes());
         assert_eq!(id.len(), 36);
+        let (_, second) = request_metadata(&headers, &ids);
+        assert_ne!(id, second);
     }
 }

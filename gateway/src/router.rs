@@ -36,7 +36,7 @@ struct Entry {
 /// The route table's matcher.
 #[derive(Debug, Default)]
 pub struct Router {
-    exact: HashMap<(Method, String), usize>,
+    exact: HashMap<String, Vec<(Method, usize)>>,
     entries: Vec<Entry>,
     shapes: HashMap<(Method, String), usize>,
 }
@@ -60,7 +60,10 @@ impl Router {
                 .iter()
                 .all(|s| matches!(s, Segment::Literal(_)))
         {
-            self.exact.insert((method, template.to_string()), route);
+            self.exact
+                .entry(template.to_string())
+                .or_default()
+                .push((method, route));
         } else {
             self.entries.push(Entry {
                 method,
@@ -74,7 +77,9 @@ impl Router {
 
     /// Matches `method` and `path` (the raw, still percent-encoded path without the query).
     pub fn find(&self, method: &Method, path: &str) -> Match {
-        if let Some(&route) = self.exact.get(&(method.clone(), path.to_owned())) {
+        let exact = self.exact.get(path);
+        if let Some(&(_, route)) = exact.and_then(|routes| routes.iter().find(|(m, _)| m == method))
+        {
             return Match::Found {
                 route,
                 values: Vec::new(),
@@ -92,7 +97,7 @@ impl Router {
                 other_method = true;
             }
         }
-        if other_method || self.exact.keys().any(|(m, p)| m != method && p == path) {
+        if other_method || exact.is_some() {
             Match::MethodNotAllowed
         } else {
             Match::NotFound

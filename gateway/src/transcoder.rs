@@ -85,6 +85,7 @@ struct Inner {
     renderer: StatusRenderer,
     openapi: Bytes,
     settings: TranscodeSettings,
+    ids: headers::RequestIds,
 }
 
 /// One exposed binding, for listing.
@@ -112,6 +113,7 @@ impl Transcoder {
                 renderer,
                 openapi,
                 settings,
+                ids: headers::RequestIds::new(),
             }),
         })
     }
@@ -149,7 +151,7 @@ impl Transcoder {
         upstream_for: impl FnOnce(&str) -> Option<Upstream>,
     ) -> Response<tonic::body::Body> {
         let (parts, body) = request.into_parts();
-        let (metadata, request_id) = headers::request_metadata(&parts.headers);
+        let (metadata, request_id) = headers::request_metadata(&parts.headers, &self.inner.ids);
         let mut response = match self.serve(&parts, body, metadata, upstream_for).await {
             Ok(response) => response,
             Err(failure) => self.error_response(&failure),
