@@ -13,12 +13,14 @@
 
 pub mod codec;
 pub mod config;
+pub mod cors;
 pub mod descriptors;
 pub mod embedded;
 pub mod fields;
 pub mod gateway;
 pub mod headers;
 pub mod openapi;
+pub mod ratelimit;
 pub mod reflection;
 pub mod router;
 pub mod routes;
@@ -36,8 +38,10 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
 pub use config::{DescriptorSource, GatewayConfig};
+pub use cors::CorsSettings;
 pub use embedded::{RestLayer, RestOrGrpc};
 pub use gateway::Gateway;
+pub use ratelimit::RateLimit;
 pub use transcoder::{RouteInfo, TranscodeSettings, Transcoder};
 pub use upstream::{BoxError, Upstream, UpstreamError, Upstreams, upstream};
 

@@ -11,7 +11,9 @@ use tonic::{Extensions, client::Grpc};
 use crate::{
     Error,
     codec::DynamicCodec,
+    cors::CorsSettings,
     headers, openapi,
+    ratelimit::{Limiter, RateLimit},
     router::Match,
     routes::{BodyRule, Route, RouteTable},
     status::{self, StatusRenderer},
@@ -35,6 +37,10 @@ pub struct TranscodeSettings {
     pub default_timeout: Option<Duration>,
     /// Where the OpenAPI document is served (GET); `None` to not serve it.
     pub openapi_path: Option<String>,
+    /// CORS for browser clients; `None` sends no CORS headers.
+    pub cors: Option<CorsSettings>,
+    /// A per-client request rate limit (429 beyond it); `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for TranscodeSettings {
@@ -44,6 +50,8 @@ impl Default for TranscodeSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_timeout: None,
             openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
+            cors: None,
+            rate_limit: None,
         }
     }
 }
@@ -53,6 +61,8 @@ impl Default for TranscodeSettings {
 struct Failure {
     http: StatusCode,
     status: tonic::Status,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl From<tonic::Status> for Failure {
@@ -60,6 +70,7 @@ impl From<tonic::Status> for Failure {
         Self {
             http: status::http_status(status.code()),
             status,
+            retry_after: None,
         }
     }
 }
@@ -69,6 +80,7 @@ impl Failure {
         Self {
             http,
             status: tonic::Status::new(status::grpc_code(http), message),
+            retry_after: None,
         }
     }
 }
@@ -86,6 +98,7 @@ struct Inner {
     openapi: Bytes,
     settings: TranscodeSettings,
     ids: headers::RequestIds,
+    limiter: Option<Limiter>,
 }
 
 /// One exposed binding, for listing.
@@ -112,6 +125,7 @@ impl Transcoder {
                 table,
                 renderer,
                 openapi,
+                limiter: settings.rate_limit.map(Limiter::new),
                 settings,
                 ids: headers::RequestIds::new(),
             }),
@@ -152,14 +166,72 @@ impl Transcoder {
     ) -> Response<tonic::body::Body> {
         let (parts, body) = request.into_parts();
         let (metadata, request_id) = headers::request_metadata(&parts.headers, &self.inner.ids);
-        let mut response = match self.serve(&parts, body, metadata, upstream_for).await {
-            Ok(response) => response,
-            Err(failure) => self.error_response(&failure),
+        let cors = self.inner.settings.cors.as_ref();
+        let origin = cors.and_then(|c| c.allowed_origin(&parts.headers)).cloned();
+        let result = match self.admit(&parts) {
+            Err(failure) => Err(failure),
+            Ok(()) => match (cors, &origin) {
+                (Some(cors), Some(origin))
+                    if CorsSettings::is_preflight(&parts.method, &parts.headers) =>
+                {
+                    self.preflight(cors, origin, &parts)
+                }
+                _ => self.serve(&parts, body, metadata, upstream_for).await,
+            },
         };
+        let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
+        if let (Some(cors), Some(origin)) = (cors, &origin) {
+            cors.response_headers(origin, response.headers_mut());
+        }
         response
             .headers_mut()
             .insert(headers::REQUEST_ID, request_id);
         response
+    }
+
+    /// Applies the per-client rate limit.
+    fn admit(&self, parts: &http::request::Parts) -> Result<(), Failure> {
+        let (Some(limiter), Some(client)) = (&self.inner.limiter, peer_ip(&parts.extensions))
+        else {
+            return Ok(());
+        };
+        limiter.check(client).map_err(|wait| {
+            let status = tonic::Status::resource_exhausted("rate limit exceeded; retry later");
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            Failure {
+                retry_after: Some(secs),
+                ..Failure::from(status)
+            }
+        })
+    }
+
+    /// Answers a CORS preflight for a route that exists with the requested method.
+    fn preflight(
+        &self,
+        cors: &CorsSettings,
+        origin: &HeaderValue,
+        parts: &http::request::Parts,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let requested = parts
+            .headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+            .ok_or_else(|| {
+                Failure::http(StatusCode::BAD_REQUEST, "bad Access-Control-Request-Method")
+            })?;
+        match self.inner.table.router.find(&requested, parts.uri.path()) {
+            Match::Found { .. } => {
+                let mut response = Response::new(tonic::body::Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                cors.preflight_headers(origin, &requested, response.headers_mut());
+                Ok(response)
+            }
+            Match::MethodNotAllowed => Err(Failure::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+            )),
+            Match::NotFound => Err(Failure::http(StatusCode::NOT_FOUND, "no such route")),
+        }
     }
 
     async fn serve(
@@ -292,8 +364,25 @@ impl Transcoder {
     fn error_response(&self, failure: &Failure) -> Response<tonic::body::Body> {
         let mut response = json_response(failure.http, self.inner.renderer.body(&failure.status));
         headers::response_headers(failure.status.metadata(), response.headers_mut());
+        if let Some(secs) = failure.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
+}
+
+/// The client's address: from [`crate::server::PeerAddr`] (standalone) or tonic's connect info
+/// (embedded in a tonic server).
+fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    if let Some(peer) = extensions.get::<crate::server::PeerAddr>() {
+        return Some(peer.0.ip());
+    }
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.ip())
 }
 
 fn json_response(code: StatusCode, body: Bytes) -> Response<tonic::body::Body> {
