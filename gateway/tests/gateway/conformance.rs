@@ -312,3 +312,43 @@ async fn response_uses_json_mapping() {
         "application/json"
     );
 }
+
+/// gRPC requests to the gateway's port are forwarded to the upstream untouched (the native
+/// gRPC front door), including methods with no HTTP rule.
+#[tokio::test]
+async fn grpc_is_forwarded() {
+    let fx = fixture().await;
+    let pool = crate::support::pool();
+    let method = pool
+        .get_service_by_name("gwtest.v1.Conformance")
+        .and_then(|s| s.methods().find(|m| m.name() == "Hidden"))
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", fx.gateway.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut message = prost_reflect::DynamicMessage::new(method.input());
+    message.set_field_by_name("id", prost_reflect::Value::String("fwd".into()));
+    grpc.ready().await.unwrap();
+    let reply = grpc
+        .unary(
+            tonic::Request::new(message),
+            tonic::codegen::http::uri::PathAndQuery::from_static("/gwtest.v1.Conformance/Hidden"),
+            protomesh_gateway::codec::DynamicCodec::new(method.output()),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let echoed = reply.get_field_by_name("request").unwrap();
+    assert_eq!(
+        echoed
+            .as_message()
+            .unwrap()
+            .get_field_by_name("id")
+            .unwrap()
+            .as_str(),
+        Some("fwd")
+    );
+}
