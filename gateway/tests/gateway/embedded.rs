@@ -118,3 +118,58 @@ async fn grpc_on_the_same_port() {
     );
     let _ = stop.send(());
 }
+
+/// The kit's real AuthLayer inside the REST layer: REST calls obey each method's declared
+/// policy exactly as gRPC calls do (authenticated, role, public).
+#[tokio::test]
+async fn kit_auth_policy_applies_to_rest() {
+    use protomesh::auth::{AuthLayer, Issuer, PolicyTable, SigningKey, Verifier};
+    let issuer = Issuer::new(SigningKey::generate("k1").unwrap(), "test");
+    let verifier = Verifier::new(vec![issuer.public_key()]);
+    let policies = PolicyTable::from_pool(&pool()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let transcoder = Transcoder::new(pool(), TranscodeSettings::default()).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(RestLayer::new(transcoder))
+        .layer(AuthLayer::new(policies, verifier))
+        .add_service(TestUpstream::new(pool()))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async {
+                let _ = stopped.await;
+            },
+        );
+    tokio::spawn(server);
+    let customer = issuer
+        .issue("u1", &["customer"], std::time::Duration::from_secs(60))
+        .unwrap()
+        .token;
+    let call = |path: &str, token: Option<&str>| {
+        let mut builder = Request::get(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.body(Full::default()).unwrap()
+    };
+    // (path, token, HTTP status)
+    let cases = [
+        ("/v1/echo/a", None, 401),
+        ("/v1/echo/a", Some("forged"), 401),
+        ("/v1/echo/a", Some(customer.as_str()), 200),
+        ("/v1/fail/5", Some(customer.as_str()), 403),
+        ("/v1/count/1", None, 200),
+    ];
+    for (path, token, status) in cases {
+        let reply = send(addr, call(path, token)).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{path} {token:?}: {:?}",
+            reply.body
+        );
+    }
+    let _ = stop.send(());
+}
