@@ -1,8 +1,8 @@
 //! The gateway's typed configuration.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use crate::transcoder::TranscodeSettings;
+use crate::{cors::CorsSettings, ratelimit::RateLimit};
 
 /// Where the route table's descriptors come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,5 +41,40 @@ impl GatewayConfig {
         targets.sort();
         targets.dedup();
         targets
+    }
+}
+
+/// The default request body limit: 4 MiB, gRPC's default message limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The default path of the generated OpenAPI document.
+pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
+
+/// How requests are transcoded.
+#[derive(Debug, Clone)]
+pub struct TranscodeSettings {
+    /// Drop unknown JSON fields and query parameters instead of answering 400.
+    pub discard_unknown_fields: bool,
+    /// The largest request body accepted; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// The deadline of calls whose request has no `Grpc-Timeout` header; `None` for none.
+    pub default_timeout: Option<Duration>,
+    /// Where the OpenAPI document is served (GET); `None` to not serve it.
+    pub openapi_path: Option<String>,
+    /// CORS for browser clients; `None` sends no CORS headers.
+    pub cors: Option<CorsSettings>,
+    /// A per-client request rate limit (429 beyond it); `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for TranscodeSettings {
+    fn default() -> Self {
+        Self {
+            discard_unknown_fields: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            default_timeout: None,
+            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
+            cors: None,
+            rate_limit: None,
+        }
     }
 }

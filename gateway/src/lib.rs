@@ -37,12 +37,15 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-pub use config::{DescriptorSource, GatewayConfig};
+pub use config::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_OPENAPI_PATH, DescriptorSource, GatewayConfig,
+    TranscodeSettings,
+};
 pub use cors::CorsSettings;
 pub use embedded::{RestLayer, RestOrGrpc};
 pub use gateway::Gateway;
 pub use ratelimit::RateLimit;
-pub use transcoder::{RouteInfo, TranscodeSettings, Transcoder};
+pub use transcoder::{RouteInfo, Transcoder};
 pub use upstream::{BoxError, Upstream, UpstreamError, Upstreams, upstream};
 
 /// Why the gateway could not start.

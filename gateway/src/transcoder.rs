@@ -1,6 +1,6 @@
 //! The transcoder: one REST request in, one gRPC call to an upstream, one REST response out.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -11,50 +11,16 @@ use tonic::{Extensions, client::Grpc};
 use crate::{
     Error,
     codec::DynamicCodec,
+    config::TranscodeSettings,
     cors::CorsSettings,
     headers, openapi,
-    ratelimit::{Limiter, RateLimit},
+    ratelimit::Limiter,
     router::Match,
     routes::{BodyRule, Route, RouteTable},
     status::{self, StatusRenderer},
     stream::{self, Framing},
     upstream::Upstream,
 };
-
-/// The default request body limit: 4 MiB, gRPC's default message limit.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// The default path of the generated OpenAPI document.
-pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
-
-/// How requests are transcoded.
-#[derive(Debug, Clone)]
-pub struct TranscodeSettings {
-    /// Drop unknown JSON fields and query parameters instead of answering 400.
-    pub discard_unknown_fields: bool,
-    /// The largest request body accepted; larger bodies get 413.
-    pub max_body_bytes: usize,
-    /// The deadline of calls whose request has no `Grpc-Timeout` header; `None` for none.
-    pub default_timeout: Option<Duration>,
-    /// Where the OpenAPI document is served (GET); `None` to not serve it.
-    pub openapi_path: Option<String>,
-    /// CORS for browser clients; `None` sends no CORS headers.
-    pub cors: Option<CorsSettings>,
-    /// A per-client request rate limit (429 beyond it); `None` for no limit.
-    pub rate_limit: Option<RateLimit>,
-}
-
-impl Default for TranscodeSettings {
-    fn default() -> Self {
-        Self {
-            discard_unknown_fields: false,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            default_timeout: None,
-            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
-            cors: None,
-            rate_limit: None,
-        }
-    }
-}
 
 /// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
 #[derive(Debug)]
