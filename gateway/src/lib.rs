@@ -3,13 +3,29 @@
 //!
 //! # Layout
 //! - [`run`]: the standalone gateway on a bound listener ([`GatewayConfig`]).
-//! - [`Transcoder`]: route table + JSON mapping, shared by both modes.
-//! - [`Gateway`]: the standalone tower service (REST transcoded, gRPC forwarded).
+//! - [`Transcoder`]: route table + JSON mapping + settings ([`TranscodeSettings`]), shared by
+//!   both modes; cheap to clone.
+//! - [`Gateway`]: the standalone tower service (REST transcoded, gRPC forwarded by service).
 //! - [`RestLayer`] / [`RestOrGrpc`]: embedded mode, in front of a server's own gRPC stack.
-//! - [`Upstreams`] / [`upstream`]: which gRPC service goes where; any tower service plugs in.
+//! - [`Upstreams`] / [`upstream()`]: which gRPC service goes where; any cloneable tower service
+//!   of `http::Request<tonic::body::Body>` plugs in (a `Channel`, the kit's balanced client).
 //! - modules: [`template`] (path grammar), [`router`] (matching), [`routes`] (rules from
-//!   descriptors), [`transcode`] (JSON <-> messages), [`status`] (code table, error bodies),
-//!   [`headers`], [`stream`] (NDJSON / SSE), [`openapi`], [`reflection`], [`codec`].
+//!   descriptors), [`transcode`] and [`fields`] (JSON and text to messages and back),
+//!   [`status`] (code table, error bodies), [`headers`], [`stream`] (NDJSON / SSE),
+//!   [`openapi`], [`cors`], [`ratelimit`], [`reflection`], [`descriptors`], [`codec`],
+//!   [`server`] (HTTP/1.1 + h2c serving with drain).
+//!
+//! # Embedded mode
+//! ```ignore
+//! let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
+//! tonic::transport::Server::builder()
+//!     .accept_http1(true)                   // REST clients speak HTTP/1.1
+//!     .layer(RestLayer::new(transcoder))    // outermost: REST becomes in-process gRPC here
+//!     .layer(auth_layer)                    // ...and then meets auth, metrics, tracing
+//!     .add_service(my_service)
+//!     .serve_with_incoming_shutdown(incoming, shutdown)
+//!     .await?;
+//! ```
 
 pub mod codec;
 pub mod config;
