@@ -15,7 +15,7 @@ use tower::ServiceExt as _;
 
 use crate::{
     transcoder::Transcoder,
-    upstream::{BoxError, Upstreams},
+    upstream::{BoxError, Upstreams, upstream},
 };
 
 /// The gateway as a tower service of HTTP requests (HTTP/1.1 or HTTP/2).
@@ -27,13 +27,35 @@ pub struct Gateway {
 
 impl Gateway {
     /// A gateway transcoding with `transcoder` and calling `upstreams`.
-    pub fn new(transcoder: Transcoder, upstreams: Upstreams) -> Self {
+    ///
+    /// Unless `upstreams` maps them, the gateway answers gRPC server reflection (v1 and
+    /// v1alpha) itself from the transcoder's descriptors: one listing of every service behind it.
+    pub fn new(transcoder: Transcoder, mut upstreams: Upstreams) -> Self {
+        let set = transcoder.pool().encode_to_vec();
+        let builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(&set)
+        };
+        if !upstreams.has_service(REFLECTION_V1)
+            && let Ok(service) = builder().build_v1()
+        {
+            upstreams = upstreams.with_service(REFLECTION_V1, upstream(service));
+        }
+        if !upstreams.has_service(REFLECTION_V1ALPHA)
+            && let Ok(service) = builder().build_v1alpha()
+        {
+            upstreams = upstreams.with_service(REFLECTION_V1ALPHA, upstream(service));
+        }
         Self {
             transcoder,
             upstreams: Arc::new(upstreams),
         }
     }
 }
+
+/// The reflection service names the gateway answers itself.
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// Whether the request is gRPC (so passes through, not transcoded).
 pub fn is_grpc<B>(request: &Request<B>) -> bool {

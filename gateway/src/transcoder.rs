@@ -59,6 +59,7 @@ pub struct Transcoder {
 
 #[derive(Debug)]
 struct Inner {
+    pool: DescriptorPool,
     table: RouteTable,
     renderer: StatusRenderer,
     openapi: Bytes,
@@ -88,6 +89,7 @@ impl Transcoder {
         let openapi = Bytes::from(openapi::document(&table).to_string());
         Ok(Self {
             inner: Arc::new(Inner {
+                pool,
                 table,
                 renderer,
                 openapi,
@@ -117,6 +119,11 @@ impl Transcoder {
                 grpc_method: r.method.full_name().to_owned(),
             })
             .collect()
+    }
+
+    /// The descriptors served: the upstreams' contracts plus the `google.rpc` error model.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.inner.pool
     }
 
     /// The OpenAPI 3.1 document of every route, as JSON.

@@ -86,6 +86,11 @@ impl Upstreams {
         self
     }
 
+    /// Whether `service` has its own entry.
+    pub fn has_service(&self, service: &str) -> bool {
+        self.by_service.contains_key(service)
+    }
+
     /// The upstream for `service`.
     pub fn get(&self, service: &str) -> Option<Upstream> {
         self.by_service

@@ -352,3 +352,37 @@ async fn grpc_is_forwarded() {
         Some("fwd")
     );
 }
+
+/// The gateway answers gRPC server reflection itself, listing every service behind it.
+#[tokio::test]
+async fn gateway_serves_reflection() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let fx = fixture().await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", fx.gateway.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = client
+        .server_reflection_info(futures_util::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = replies.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reply {reply:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"gwtest.v1.Conformance".to_owned()),
+        "{names:?}"
+    );
+}
