@@ -2,6 +2,9 @@
 //!
 //! Input layout (split on the first three NUL bytes): template, path with query, body, method
 //! selector. The route table is the compiled-in protomesh contracts.
+//!
+//! Run (nightly): `cargo +nightly fuzz run gateway corpus/gateway seeds -- -max_total_time=180`
+//! from `gateway/fuzz/`; new inputs land in the git-ignored `corpus/`.
 #![no_main]
 
 use std::sync::OnceLock;
