@@ -4,8 +4,14 @@ use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{
     Status,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
 };
+
+/// The initial (and growth) size of a call's encode and decode buffers. tonic's 8 KiB default
+/// costs a large allocation per call; gateway messages are mostly small, and buffers grow.
+const BUFFER_SIZE: usize = 1024;
+/// Bytes encoded before a streaming encoder yields (tonic's default).
+const YIELD_THRESHOLD: usize = 32 * 1024;
 
 /// Encodes `DynamicMessage`s and decodes them as `decode` (the response type on a client,
 /// the request type on a server).
@@ -48,6 +54,10 @@ impl Encoder for DynamicEncoder {
         item.encode(dst)
             .map_err(|e| Status::internal(format!("encode: {e}")))
     }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD)
+    }
 }
 
 /// The decoding half of [`DynamicCodec`].
@@ -62,5 +72,9 @@ impl Decoder for DynamicDecoder {
         DynamicMessage::decode(self.0.clone(), src)
             .map(Some)
             .map_err(|e| Status::internal(format!("decode {}: {e}", self.0.full_name())))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD)
     }
 }
