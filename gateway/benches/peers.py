@@ -8,7 +8,8 @@ started, smoke-checked with one POST, loaded once (3 s warm-up + DURATION s), th
   python3 gateway/benches/peers.py [--duration 15] [--runs 1] [rig ...]
 
 Rigs: pm-standalone (gateway -> tonic-echo peer), pm-standalone-ct (same, current-thread
-runtime), pm-embedded (RestLayer in the tonic server, no hop), and the peers when built:
+runtime), pm-embedded (RestLayer in the tonic server, no hop; -ct: current-thread runtime), and
+the peers when built:
 gw-go (grpc-gateway -> go), gw-tonic (grpc-gateway -> tonic-echo), gw-rustzero, rog-tonic.
 Prints one markdown row per run: req/s, p50/p99 ms, server CPU us/req.
 """
@@ -35,6 +36,7 @@ RIGS = {
     "pm-standalone": [TONIC_UP, ("protomesh-gateway", [RIG, "standalone", "127.0.0.1:8080", "127.0.0.1:50052"], {}, 8080)],
     "pm-standalone-ct": [TONIC_UP, ("protomesh-gateway", [RIG, "standalone", "127.0.0.1:8080", "127.0.0.1:50052"], {"RIG_RUNTIME": "current"}, 8080)],
     "pm-embedded": [("protomesh-embedded", [RIG, "embedded", "127.0.0.1:8081"], {}, 8081)],
+    "pm-embedded-ct": [("protomesh-embedded", [RIG, "embedded", "127.0.0.1:8081"], {"RIG_RUNTIME": "current"}, 8081)],
     "gw-go": [
         ("go-grpc", [f"{PEERS}/bin/goserver", "-addr", "127.0.0.1:50051"], {}, 50051),
         ("grpc-gateway", [f"{PEERS}/bin/gateway", "-addr", "127.0.0.1:8080", "-backend", "127.0.0.1:50051"], {}, 8080),
