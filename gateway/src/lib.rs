@@ -61,6 +61,7 @@ pub use cors::CorsSettings;
 pub use embedded::{RestLayer, RestOrGrpc};
 pub use gateway::Gateway;
 pub use ratelimit::RateLimit;
+pub use routes::MatchedRoute;
 pub use transcoder::{RouteInfo, Transcoder};
 pub use upstream::{BoxError, Upstream, UpstreamError, Upstreams, upstream};
 

@@ -43,6 +43,18 @@ pub struct Route {
     pub response_body: Option<FieldDescriptor>,
     /// `/package.Service/Method`.
     pub grpc_path: PathAndQuery,
+    /// The label put into the extensions of every response this route produces.
+    pub label: MatchedRoute,
+}
+
+/// Which route served a response, in the response's extensions, so layers outside the gateway
+/// (metrics, access logs) can label by route template rather than by raw path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRoute {
+    /// `VERB /template` as written in the rule, such as `GET /v1/orders/{order_id}`.
+    pub template: std::sync::Arc<str>,
+    /// The gRPC method's full name.
+    pub grpc_method: std::sync::Arc<str>,
 }
 
 impl Route {
@@ -229,6 +241,10 @@ impl RouteTable {
             method.name()
         ))
         .map_err(|e| bad(e.to_string()))?;
+        let label = MatchedRoute {
+            template: format!("{http_method} {text}").into(),
+            grpc_method: method.full_name().into(),
+        };
         Ok(Route {
             method: method.clone(),
             http_method,
@@ -238,6 +254,7 @@ impl RouteTable {
             body,
             response_body,
             grpc_path,
+            label,
         })
     }
 }

@@ -234,10 +234,29 @@ impl Transcoder {
                 ));
             }
         };
+        let result = self
+            .call_route(route, &values, parts, body, metadata, upstream_for)
+            .await;
+        let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
+        response.extensions_mut().insert(route.label.clone());
+        Ok(response)
+    }
+
+    /// Transcodes and makes the call of one matched route.
+    async fn call_route(
+        &self,
+        route: &Route,
+        values: &[String],
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+        metadata: tonic::metadata::MetadataMap,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let inner = &*self.inner;
         let bytes = self.read_body(route, parts, body).await?;
         let message = crate::transcode::request(
             route,
-            &values,
+            values,
             parts.uri.query(),
             &bytes,
             inner.settings.discard_unknown_fields,
@@ -277,7 +296,27 @@ impl Transcoder {
             headers::response_headers(&meta, response.headers_mut());
             return Ok(response);
         }
-        let reply = grpc.unary(call, route.grpc_path.clone(), codec).await?;
+        // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
+        // DEADLINE_EXCEEDED (tonic's channel reports its own client-side expiry as CANCELLED).
+        let unary = grpc.unary(call, route.grpc_path.clone(), codec);
+        let reply = match timeout {
+            Some(limit) => {
+                let started = tokio::time::Instant::now();
+                let expired =
+                    || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
+                match tokio::time::timeout(limit, unary).await {
+                    Err(_) => return Err(expired().into()),
+                    Ok(Err(status))
+                        if status.code() == tonic::Code::Cancelled
+                            && started.elapsed() >= limit =>
+                    {
+                        return Err(expired().into());
+                    }
+                    Ok(result) => result?,
+                }
+            }
+            None => unary.await?,
+        };
         let (meta, message, _) = reply.into_parts();
         let json = crate::transcode::response(route, &message)?;
         let mut response = json_response(StatusCode::OK, Bytes::from(json));

@@ -194,3 +194,52 @@ async fn limits_and_discarding() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["request"]["on"], true);
 }
+
+/// Grpc-Timeout is enforced by the gateway even when the upstream never answers: 504.
+#[tokio::test(start_paused = true)]
+async fn deadline_is_enforced() {
+    let fx = fixture().await;
+    let req = Request::get("/v1/fail/99")
+        .header("grpc-timeout", "200m")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(fx.gateway.addr, req).await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.json()["code"], 4);
+}
+
+/// Responses carry the matched route template in their extensions (for metrics by route);
+/// unmatched requests carry none.
+#[tokio::test]
+async fn responses_name_their_route() {
+    use protomesh_gateway::{Gateway, MatchedRoute, Transcoder, Upstreams};
+    use tower::ServiceExt as _;
+    let transcoder = Transcoder::new(crate::support::pool(), TranscodeSettings::default()).unwrap();
+    let gateway = Gateway::new(transcoder, Upstreams::new());
+    let response = gateway
+        .clone()
+        .oneshot(
+            Request::get("/v1/echo/x")
+                .body(Full::<bytes::Bytes>::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let label = response
+        .extensions()
+        .get::<MatchedRoute>()
+        .expect("route label");
+    assert_eq!(&*label.template, "GET /v1/echo/{id}");
+    assert_eq!(&*label.grpc_method, "gwtest.v1.Conformance.Echo");
+    let response = gateway
+        .oneshot(
+            Request::get("/nowhere")
+                .body(Full::<bytes::Bytes>::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.extensions().get::<MatchedRoute>().is_none());
+}

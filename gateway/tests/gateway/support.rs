@@ -73,6 +73,10 @@ impl tower::Service<Request<tonic::body::Body>> for TestUpstream {
                     let method = this.method("Fail");
                     let mut grpc = tonic::server::Grpc::new(DynamicCodec::new(method.input()));
                     let svc = tower::service_fn(|req: tonic::Request<DynamicMessage>| async move {
+                        // Code 99: never answer (for deadline tests).
+                        if int_field(req.get_ref(), "code") == 99 {
+                            std::future::pending::<()>().await;
+                        }
                         Err::<tonic::Response<DynamicMessage>, _>(fail(req.get_ref()))
                     });
                     grpc.unary(svc, request).await
