@@ -58,6 +58,9 @@ pub struct TranscodeSettings {
     pub max_body_bytes: usize,
     /// The deadline of calls whose request has no `Grpc-Timeout` header; `None` for none.
     pub default_timeout: Option<Duration>,
+    /// Per-method deadlines (by full gRPC method name, `shop.orders.v1.OrderService.CreateOrder`)
+    /// that replace `default_timeout` for that method.
+    pub method_timeouts: BTreeMap<String, Duration>,
     /// Where the OpenAPI document is served (GET); `None` to not serve it.
     pub openapi_path: Option<String>,
     /// CORS for browser clients; `None` sends no CORS headers.
@@ -72,6 +75,7 @@ impl Default for TranscodeSettings {
             discard_unknown_fields: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_timeout: None,
+            method_timeouts: BTreeMap::new(),
             openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
             cors: None,
             rate_limit: None,

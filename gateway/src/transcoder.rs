@@ -279,7 +279,12 @@ impl Transcoder {
                         status::bad_field("Grpc-Timeout", "not a gRPC timeout such as 5S or 100m")
                     })?,
             ),
-            None => inner.settings.default_timeout,
+            None => inner
+                .settings
+                .method_timeouts
+                .get(route.method.full_name())
+                .copied()
+                .or(inner.settings.default_timeout),
         };
         if let Some(timeout) = timeout {
             call.set_timeout(timeout);
@@ -374,6 +379,11 @@ impl Transcoder {
     }
 
     fn error_response(&self, failure: &Failure) -> Response<tonic::body::Body> {
+        if failure.http.is_server_error() {
+            tracing::warn!(code = ?failure.status.code(), message = failure.status.message(), "request failed");
+        } else {
+            tracing::debug!(code = ?failure.status.code(), message = failure.status.message(), "request refused");
+        }
         let mut response = json_response(failure.http, self.inner.renderer.body(&failure.status));
         headers::response_headers(failure.status.metadata(), response.headers_mut());
         if let Some(secs) = failure.retry_after {

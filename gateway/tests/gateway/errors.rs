@@ -243,3 +243,17 @@ async fn responses_name_their_route() {
     assert_eq!(response.status(), 404);
     assert!(response.extensions().get::<MatchedRoute>().is_none());
 }
+
+/// A per-method timeout applies when the request sends no Grpc-Timeout.
+#[tokio::test(start_paused = true)]
+async fn method_timeout_applies() {
+    let mut settings = TranscodeSettings::default();
+    settings.method_timeouts.insert(
+        "gwtest.v1.Conformance.Fail".into(),
+        std::time::Duration::from_millis(300),
+    );
+    let fx = fixture_with(settings).await;
+    let reply = get(fx.gateway.addr, "/v1/fail/99").await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.json()["message"], "no reply within 300ms");
+}
