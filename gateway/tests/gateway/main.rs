@@ -7,6 +7,7 @@ mod embedded;
 mod errors;
 mod openapi;
 mod properties;
+mod shop;
 mod startup;
 mod streaming;
 mod support;
