@@ -19,7 +19,6 @@ use crate::{
     routes::{BodyRule, Route, RouteTable},
     status::{self, StatusRenderer},
     stream::{self, Framing},
-    unary,
     upstream::Upstream,
 };
 
@@ -265,6 +264,11 @@ impl Transcoder {
         let service = route.method.parent_service().full_name().to_owned();
         let upstream = upstream_for(&service)
             .ok_or_else(|| tonic::Status::unavailable(format!("no upstream for {service}")))?;
+        let mut grpc = Grpc::new(upstream);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
+        let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
         let timeout = match parts.headers.get("grpc-timeout") {
             Some(value) => Some(
                 value
@@ -282,16 +286,11 @@ impl Transcoder {
                 .copied()
                 .or(inner.settings.default_timeout),
         };
+        if let Some(timeout) = timeout {
+            call.set_timeout(timeout);
+        }
+        let codec = DynamicCodec::new(route.method.output());
         if route.server_streaming() {
-            let mut grpc = Grpc::new(upstream);
-            grpc.ready()
-                .await
-                .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
-            let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
-            if let Some(timeout) = timeout {
-                call.set_timeout(timeout);
-            }
-            let codec = DynamicCodec::new(route.method.output());
             let reply = grpc
                 .server_streaming(call, route.grpc_path.clone(), codec)
                 .await?;
@@ -302,30 +301,28 @@ impl Transcoder {
             headers::response_headers(&meta, response.headers_mut());
             return Ok(response);
         }
-        // The deadline holds even when the upstream ignores grpc-timeout; any failure once it
-        // has passed is DEADLINE_EXCEEDED (a Channel reports its own expiry otherwise).
-        let output = route.method.output();
-        let call = unary::call(
-            upstream,
-            &route.grpc_path,
-            metadata,
-            &message,
-            output,
-            timeout,
-        );
-        let (meta, message) = match timeout {
+        // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
+        // DEADLINE_EXCEEDED (tonic's channel reports its own client-side expiry as CANCELLED).
+        let unary = grpc.unary(call, route.grpc_path.clone(), codec);
+        let reply = match timeout {
             Some(limit) => {
                 let started = tokio::time::Instant::now();
                 let expired =
                     || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
-                match tokio::time::timeout(limit, call).await {
+                match tokio::time::timeout(limit, unary).await {
                     Err(_) => return Err(expired().into()),
-                    Ok(Err(_)) if started.elapsed() >= limit => return Err(expired().into()),
+                    Ok(Err(status))
+                        if status.code() == tonic::Code::Cancelled
+                            && started.elapsed() >= limit =>
+                    {
+                        return Err(expired().into());
+                    }
                     Ok(result) => result?,
                 }
             }
-            None => call.await?,
+            None => unary.await?,
         };
+        let (meta, message, _) = reply.into_parts();
         let json = crate::transcode::response(route, &message)?;
         let mut response = json_response(StatusCode::OK, Bytes::from(json));
         headers::response_headers(&meta, response.headers_mut());
