@@ -1,0 +1,3 @@
+//! Placeholder, replaced by the stack-vs-bare benchmark.
+
+fn main() {}

@@ -1,0 +1,51 @@
+//! The server stack: every cross-cutting concern between the connection and the handlers,
+//! assembled in one place, outermost first.
+
+use std::{convert::Infallible, sync::Arc};
+
+use http::{Request, Response};
+use tonic::{body::Body, service::Routes};
+use tower::ServiceBuilder;
+use tower_service::Service;
+
+use super::{
+    limit::MessageLimitLayer, methods::MethodTable, observe::MetricsLayer, shed::ShedLayer,
+    timeout::DeadlineLayer,
+};
+use crate::{config::ServerConfig, metrics::ServerMetrics};
+
+/// Wraps the routes (every registered service, health and reflection) in the stack. Requests
+/// pass the layers top to bottom; responses come back bottom to top.
+pub(crate) fn stack(
+    routes: Routes,
+    config: &ServerConfig,
+    metrics: ServerMetrics,
+    methods: Arc<MethodTable>,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
+    ServiceBuilder::new()
+        // TRACING (insertion point for `telemetry`'s trace layer): outermost, so the span
+        // covers every layer below and everything they log lands in it.
+        //
+        // Metrics: above everything that can refuse a call, so shed, timed-out and
+        // unauthenticated calls are counted with their code like any other.
+        .layer(MetricsLayer::new(metrics, methods.clone()))
+        // Load shedding: before any per-call work, so refusing a call under overload costs
+        // next to nothing and never queues.
+        .layer(ShedLayer::new(config.concurrency_limit))
+        // Deadlines: the clock starts here, so time spent in auth and in the handler counts
+        // against the caller's deadline; handlers read it as a `Deadline` extension.
+        .layer(DeadlineLayer::new(
+            methods,
+            config.default_deadline,
+            config.method_deadlines.clone(),
+        ))
+        // AUTH (insertion point for `auth::AuthLayer`): below metrics and tracing, so
+        // rejected calls are still counted and traced; above the handlers it guards.
+        //
+        // Message size: innermost, because it acts while the handler reads the body.
+        .layer(MessageLimitLayer::new(config.max_message_size))
+        .service(routes)
+}
