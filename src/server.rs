@@ -30,7 +30,8 @@
 //! - [`signal`]: [`shutdown_signal`] (SIGTERM or ctrl-c).
 //! - [`error`](self::error) holds [`ServerError`].
 //! - `stack`: the layers, in order, with why each stands where it does; `observe` (metrics),
-//!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`.
+//!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`, `cut`
+//!   (connections the drain bound can cut).
 
 pub mod announce;
 pub mod builder;
@@ -39,6 +40,7 @@ pub mod error;
 pub mod signal;
 
 mod admin;
+mod cut;
 mod limit;
 mod methods;
 mod observe;

@@ -109,17 +109,28 @@ impl Loader {
         self.origins.insert(key.to_string(), origin.to_string());
     }
 
-    /// Where a dotted key (or the nearest key below it) was set.
+    /// Where a dotted key was set: the key itself, a key below it, or the nearest table
+    /// above it that a layer set whole.
     fn origin_of(&self, setting: &str) -> String {
         if let Some(origin) = self.origins.get(setting) {
             return origin.clone();
         }
         let prefix = format!("{setting}.");
-        self.origins
+        if let Some((_, origin)) = self
+            .origins
             .iter()
-            .find(|(key, _)| key.starts_with(&prefix) || setting == ".")
-            .map(|(_, origin)| origin.clone())
-            .unwrap_or_else(|| "defaults".to_string())
+            .find(|(key, _)| key.starts_with(&prefix))
+        {
+            return origin.clone();
+        }
+        let mut ancestor = setting;
+        while let Some((parent, _)) = ancestor.rsplit_once('.') {
+            if let Some(origin) = self.origins.get(parent) {
+                return origin.clone();
+            }
+            ancestor = parent;
+        }
+        "defaults".to_string()
     }
 }
 

@@ -5,19 +5,14 @@ use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
 use http::Request;
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{
-    body::Body,
-    server::NamedService,
-    service::RoutesBuilder,
-    transport::server::{Server, TcpIncoming},
-};
+use tonic::{body::Body, server::NamedService, service::RoutesBuilder, transport::server::Server};
 use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
 };
 use tower_service::Service;
 
-use super::{Announcer, ServerError, admin, methods::MethodTable, stack::stack, tls};
+use super::{Announcer, ServerError, admin, cut, methods::MethodTable, stack::stack, tls};
 use crate::{
     config::ServerConfig,
     metrics::{Registry, ServerMetrics},
@@ -32,6 +27,8 @@ const REFLECTION: [&str; 2] = [
 ];
 /// How long the admin port may take to close after the gRPC server stopped.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long cut connections may take to wind down once the drain bound passed.
+const CUT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Builds a production gRPC server: add services, optionally an announcer and a shared
 /// metrics registry, then [`serve`](Self::serve). See the [module docs](super).
@@ -207,10 +204,15 @@ impl ServerBuilder {
         });
 
         let (close, closed) = oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serving = builder.serve_with_incoming_shutdown(service, incoming, async {
-            let _ = closed.await;
-        });
+        let cut = tokio_util::sync::CancellationToken::new();
+        let serving = builder.serve_with_incoming_shutdown(
+            service,
+            cut::incoming(listener, cut.clone()),
+            async {
+                let _ = closed.await;
+            },
+        );
+        tokio::pin!(serving);
         let drain = Drain {
             reporter: self.reporter.clone(),
             names: self.names.clone(),
@@ -219,13 +221,17 @@ impl ServerBuilder {
             drain_timeout: self.config.drain_timeout,
         };
         let result = tokio::select! {
-            result = serving => result.map_err(ServerError::Transport),
+            result = &mut serving => result.map_err(ServerError::Transport),
             () = drain.run(shutdown, close) => {
                 tracing::warn!(
                     timeout = ?self.config.drain_timeout,
                     "drain timeout passed; cutting the calls still in flight"
                 );
-                Ok(())
+                cut.cancel();
+                match tokio::time::timeout(CUT_TIMEOUT, serving).await {
+                    Ok(result) => result.map_err(ServerError::Transport),
+                    Err(_) => Ok(()),
+                }
             }
         };
 

@@ -117,10 +117,7 @@ mod tests {
             headers.insert(GRPC_TIMEOUT, text.parse().unwrap());
             assert_eq!(parse_grpc_timeout(&headers), expected, "{text}");
         }
-        assert_eq!(
-            encode_grpc_timeout(Duration::from_millis(250)),
-            "250000u"
-        );
+        assert_eq!(encode_grpc_timeout(Duration::from_millis(250)), "250000u");
         assert_eq!(encode_grpc_timeout(Duration::from_secs(30)), "30000000u");
         assert_eq!(
             encode_grpc_timeout(Duration::from_secs(86_400)),

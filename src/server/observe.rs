@@ -192,7 +192,9 @@ impl http_body::Body for ObservedBody {
             // A body that ends without trailers broke the protocol.
             None => Some(Code::Unknown),
         };
-        if let (Some(code), Some(recorder)) = (code, this.recorder.take()) {
+        if let Some(code) = code
+            && let Some(recorder) = this.recorder.take()
+        {
             recorder.finish(code);
         }
         Poll::Ready(frame)
