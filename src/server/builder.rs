@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use super::{Announcer, ServerError, admin, cut, methods::MethodTable, stack::stack, tls};
 use crate::{
+    auth::AuthLayer,
     config::ServerConfig,
     metrics::{Registry, ServerMetrics},
 };
@@ -45,6 +46,8 @@ pub struct ServerBuilder {
     announcer: Option<Arc<dyn Announcer>>,
     /// Where metrics go.
     registry: Registry,
+    /// Enforces the per-method access policy, when set.
+    auth: Option<AuthLayer>,
     /// The health statuses.
     reporter: HealthReporter,
 }
@@ -55,6 +58,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("config", &self.config)
             .field("services", &self.names)
             .field("announcer", &self.announcer.is_some())
+            .field("auth", &self.auth.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +74,7 @@ impl ServerBuilder {
             descriptor_sets: vec![crate::FILE_DESCRIPTOR_SET],
             announcer: None,
             registry: Registry::new(),
+            auth: None,
             reporter: HealthReporter::new(),
         }
     }
@@ -102,6 +107,14 @@ impl ServerBuilder {
     /// Announces the server to discovery once it serves, and withdraws it first on drain.
     pub fn announcer(mut self, announcer: Arc<dyn Announcer>) -> Self {
         self.announcer = Some(announcer);
+        self
+    }
+
+    /// Enforces `auth` on every call (see [`crate::auth`]): UNAUTHENTICATED or
+    /// PERMISSION_DENIED before the handler runs. Without it every method is open, so every
+    /// protomesh service sets one; health and reflection are public in its policy table.
+    pub fn auth(mut self, auth: AuthLayer) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -180,7 +193,11 @@ impl ServerBuilder {
             &self.config,
             metrics,
             Arc::new(methods),
+            self.auth.clone(),
         );
+        if self.auth.is_none() {
+            tracing::warn!("no auth layer: every method of this server is open");
+        }
 
         admin::set_all(&self.reporter, &self.names, ServingStatus::Serving).await;
         if let Some(announcer) = &self.announcer {

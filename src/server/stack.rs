@@ -12,7 +12,7 @@ use super::{
     limit::MessageLimitLayer, methods::MethodTable, observe::MetricsLayer, shed::ShedLayer,
     timeout::DeadlineLayer,
 };
-use crate::{config::ServerConfig, metrics::ServerMetrics};
+use crate::{auth::AuthLayer, config::ServerConfig, metrics::ServerMetrics};
 
 /// Wraps the routes (every registered service, health and reflection) in the stack. Requests
 /// pass the layers top to bottom; responses come back bottom to top.
@@ -21,6 +21,7 @@ pub(crate) fn stack(
     config: &ServerConfig,
     metrics: ServerMetrics,
     methods: Arc<MethodTable>,
+    auth: Option<AuthLayer>,
 ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -42,9 +43,10 @@ pub(crate) fn stack(
             config.default_deadline,
             config.method_deadlines.clone(),
         ))
-        // AUTH (insertion point for `auth::AuthLayer`): below metrics and tracing, so
-        // rejected calls are still counted and traced; above the handlers it guards.
-        //
+        // Auth (when the server has an `AuthLayer`): below metrics and tracing, so refused
+        // calls are still counted and traced; below shedding, so an overloaded server does
+        // not spend time verifying tokens; above the handlers it guards.
+        .option_layer(auth)
         // Message size: innermost, because it acts while the handler reads the body.
         .layer(MessageLimitLayer::new(config.max_message_size))
         .service(routes)

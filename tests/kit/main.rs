@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `support`: a test service, a server spawner, small clients (health, HTTP).
+//! - `server_auth`: the auth layer in the stack (refusals counted, roles pass).
 //! - `server_basics`: health, reflection v1 and v1alpha, error details over the wire.
 //! - `server_drain`: the drain order, in-flight calls during drain, the drain bound.
 //! - `server_metrics`: `/metrics` counts by code (unary and streaming), `/healthz`, `/readyz`.
@@ -10,6 +11,7 @@
 //! - `config`: layering and errors naming the bad setting.
 
 mod config;
+mod server_auth;
 mod server_basics;
 mod server_drain;
 mod server_limits;
