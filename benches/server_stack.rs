@@ -174,17 +174,24 @@ fn main() {
     group.finish();
     criterion.final_summary();
 
-    // The ratio, from interleaved rounds so drift on a shared machine hits both alike.
+    // The ratio, from interleaved rounds (alternating which goes first) so drift on a
+    // shared machine hits both alike.
     let window = Duration::from_secs(2);
+    let rounds = 4;
     let (mut bare_total, mut stack_total) = (0.0, 0.0);
-    for _ in 0..3 {
-        bare_total += throughput(&client_rt, &bare, window);
-        stack_total += throughput(&client_rt, &stack, window);
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            bare_total += throughput(&client_rt, &bare, window);
+            stack_total += throughput(&client_rt, &stack, window);
+        } else {
+            stack_total += throughput(&client_rt, &stack, window);
+            bare_total += throughput(&client_rt, &bare, window);
+        }
     }
     println!(
         "throughput: bare tonic {:.0} calls/s, full stack {:.0} calls/s, ratio {:.1}%",
-        bare_total / 3.0,
-        stack_total / 3.0,
+        bare_total / f64::from(rounds),
+        stack_total / f64::from(rounds),
         100.0 * stack_total / bare_total
     );
 }

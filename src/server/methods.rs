@@ -2,8 +2,12 @@
 //! and their metric labels. Paths no descriptor names collapse into one `unknown` entry, so
 //! callers cannot grow the label set.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
+use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 use prost::Message;
 use prost_types::FileDescriptorSet;
 
@@ -46,6 +50,30 @@ pub(crate) struct MethodInfo {
     pub(crate) labels: MethodLabels,
     /// Its `grpc_server_handled_total` labels, indexed by gRPC code number.
     pub(crate) handled: Vec<HandledLabels>,
+    /// Its metric series, resolved on first use so later calls skip the label lookups.
+    pub(crate) series: SeriesCache,
+}
+
+/// The metric series of one method, each resolved once from its family. Series are
+/// created on first use, so `/metrics` lists only methods that were called.
+#[derive(Debug)]
+pub(crate) struct SeriesCache {
+    /// `grpc_server_started_total` of the method.
+    pub(crate) started: OnceLock<Counter>,
+    /// `grpc_server_handling_seconds` of the method.
+    pub(crate) handling: OnceLock<Histogram>,
+    /// `grpc_server_handled_total` of the method, by code number.
+    pub(crate) handled: [OnceLock<Counter>; 17],
+}
+
+impl Default for SeriesCache {
+    fn default() -> Self {
+        Self {
+            started: OnceLock::new(),
+            handling: OnceLock::new(),
+            handled: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
 }
 
 impl MethodInfo {
@@ -56,6 +84,7 @@ impl MethodInfo {
             kind,
             labels,
             handled,
+            series: SeriesCache::default(),
         }
     }
 }

@@ -79,10 +79,11 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let method = self.shared.methods.lookup(request.uri().path()).clone();
-        self.shared
-            .metrics
+        let metrics = &self.shared.metrics;
+        method
+            .series
             .started
-            .get_or_create(&method.labels)
+            .get_or_init(|| metrics.started.get_or_create(&method.labels).clone())
             .inc();
         let recorder = Recorder {
             shared: Some(self.shared.clone()),
@@ -139,14 +140,25 @@ impl Recorder {
     /// Increments handled and observes the latency, once.
     fn record(&mut self, code: Code) {
         if let Some(shared) = self.shared.take() {
-            let metrics = &shared.metrics;
-            metrics
-                .handled
-                .get_or_create(&self.method.handled[code_index(code)])
+            let (metrics, method) = (&shared.metrics, &self.method);
+            let index = code_index(code);
+            method.series.handled[index]
+                .get_or_init(|| {
+                    metrics
+                        .handled
+                        .get_or_create(&method.handled[index])
+                        .clone()
+                })
                 .inc();
-            metrics
-                .handling_seconds
-                .get_or_create(&self.method.labels)
+            method
+                .series
+                .handling
+                .get_or_init(|| {
+                    metrics
+                        .handling_seconds
+                        .get_or_create(&method.labels)
+                        .clone()
+                })
                 .observe(self.start.elapsed().as_secs_f64());
         }
     }
