@@ -1,20 +1,26 @@
 //! Server side of the kit: turns tonic services into a production server.
 //!
 //! [`ServerBuilder`] wires any generated tonic server behind one stack of tower layers
-//! (metrics, load shedding, deadlines, message size; tracing and auth slots) and adds
+//! (metrics, load shedding, deadlines, auth, message size; a tracing slot) and adds
 //! grpc.health.v1, reflection v1 and v1alpha, an admin HTTP port (`/metrics`, `/healthz`,
 //! `/readyz`), TLS or mutual TLS by configuration, and an ordered drain on shutdown.
 //!
 //! ```no_run
+//! use protomesh::auth::AuthLayer;
 //! use protomesh::config::ServerConfig;
 //! use protomesh::contracts::protomesh::registry::v1::registry_service_server::{
 //!     RegistryService, RegistryServiceServer,
 //! };
 //! use protomesh::server::{ServerBuilder, ServerError, bind, shutdown_signal};
 //!
-//! async fn run(registry: impl RegistryService, config: ServerConfig) -> Result<(), ServerError> {
+//! async fn run(
+//!     registry: impl RegistryService,
+//!     config: ServerConfig,
+//!     auth: AuthLayer,
+//! ) -> Result<(), ServerError> {
 //!     let (listener, admin) = bind(&config).await?;
 //!     ServerBuilder::new(config)
+//!         .auth(auth)
 //!         .add_service(RegistryServiceServer::new(registry))
 //!         .serve(listener, admin, shutdown_signal())
 //!         .await
