@@ -80,10 +80,22 @@ async fn metrics_count_calls_by_code() {
     server.stop().await.unwrap();
 }
 
-/// `/healthz` and `/readyz` answer 200 while serving.
+/// `/healthz` and `/readyz` answer 200 while serving, and `/metrics` serves a registry the
+/// process shares with other parts (here a counter of its own).
 #[tokio::test]
 async fn admin_probes_answer_while_serving() {
-    let server = TestServer::start(test_config()).await;
+    let registry = protomesh::metrics::Registry::new();
+    let custom = prometheus_client::metrics::counter::Counter::<u64>::default();
+    registry.register("app_widgets", "Widgets made", custom.clone());
+    custom.inc_by(7);
+    let shared = registry.clone();
+    let server = TestServer::start_with(test_config(), None, |b| b.metrics_registry(shared)).await;
+    let (_, text) = http_get(server.admin, "/metrics").await;
+    assert!(text.contains("app_widgets_total 7"), "{text}");
+    assert!(
+        text.contains("# TYPE grpc_server_started counter"),
+        "{text}"
+    );
     assert_eq!(
         http_get(server.admin, "/healthz").await,
         (200, "ok\n".into())
