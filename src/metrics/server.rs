@@ -97,17 +97,17 @@ impl ServerMetrics {
         };
         registry.register(
             STARTED,
-            "Total number of RPCs started on the server.",
+            "Total number of RPCs started on the server",
             metrics.started.clone(),
         );
         registry.register(
             HANDLED,
-            "Total number of RPCs completed on the server, regardless of success or failure.",
+            "Total number of RPCs completed on the server, regardless of success or failure",
             metrics.handled.clone(),
         );
         registry.register(
             HANDLING_SECONDS,
-            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server",
             metrics.handling_seconds.clone(),
         );
         metrics

@@ -90,12 +90,12 @@ async fn admin_probes_answer_while_serving() {
     custom.inc_by(7);
     let shared = registry.clone();
     let server = TestServer::start_with(test_config(), None, |b| b.metrics_registry(shared)).await;
+    let status = crate::support::health(server.channel().await, "").await;
+    assert!(status.is_ok());
     let (_, text) = http_get(server.admin, "/metrics").await;
     assert!(text.contains("app_widgets_total 7"), "{text}");
-    assert!(
-        text.contains("# TYPE grpc_server_started counter"),
-        "{text}"
-    );
+    let check = r#"grpc_server_started_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_type="unary"} 1"#;
+    assert!(text.contains(check), "{text}");
     assert_eq!(
         http_get(server.admin, "/healthz").await,
         (200, "ok\n".into())
