@@ -237,8 +237,17 @@ impl ServerBuilder {
             grace_period: self.config.grace_period,
             drain_timeout: self.config.drain_timeout,
         };
+        let announcer = self.announcer.clone();
         let result = tokio::select! {
-            result = &mut serving => result.map_err(ServerError::Transport),
+            result = &mut serving => {
+                // The transport failed on its own: still leave discovery.
+                if result.is_err()
+                    && let Some(announcer) = &announcer
+                {
+                    announcer.withdraw().await;
+                }
+                result.map_err(ServerError::Transport)
+            }
             () = drain.run(shutdown, close) => {
                 tracing::warn!(
                     timeout = ?self.config.drain_timeout,
