@@ -31,6 +31,9 @@
 //! case-insensitive: `PROTOMESH_SERVER__GRACE_PERIOD=5s` sets `server.grace_period`. Values
 //! from the environment and flags are read as TOML values when they parse as one (`64`,
 //! `true`, `["a"]`), as plain strings otherwise (`127.0.0.1:7001`, `5s`).
+//! `PROTOMESH_CONFIG` is not a setting: the CLI reads it as the settings file's path. Keys
+//! that contain dots themselves (the method paths of `server.method_deadlines`) can only be
+//! set in the file.
 //!
 //! # Layout
 //! - [`loader`]: the layered [`Loader`].
