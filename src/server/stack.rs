@@ -27,8 +27,10 @@ pub(crate) fn stack(
 + Send
 + 'static {
     ServiceBuilder::new()
-        // TRACING (insertion point for `telemetry`'s trace layer): outermost, so the span
-        // covers every layer below and everything they log lands in it.
+        // TRACING — INSERTION POINT for `telemetry::ServerTraceLayer` (not on main yet):
+        // outermost, so the span covers every layer below and everything they log lands in
+        // it. Insert here `.map_response(|r: Response<_>| r.map(Body::new))` then
+        // `.layer(ServerTraceLayer::new())`, which keeps the stack's response body one type.
         //
         // Metrics: above everything that can refuse a call, so shed, timed-out and
         // unauthenticated calls are counted with their code like any other.
