@@ -8,9 +8,14 @@
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of every contract.
 //! - [`server`]: the production server builder and its lifecycle seams.
 //! - [`auth`]: caller identity and access policy.
+//! - [`client`]: the balanced, health-aware, retrying client channel.
+//! - [`discovery`]: where a client's endpoints come from (static, DNS, registry), and the
+//!   registry announcer servers use.
 
 pub mod auth;
+pub mod client;
 pub mod contracts;
+pub mod discovery;
 pub mod server;
 
 pub use contracts::FILE_DESCRIPTOR_SET;

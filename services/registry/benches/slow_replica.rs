@@ -1,0 +1,2 @@
+//! Slow-replica benchmark (placeholder).
+fn main() {}
