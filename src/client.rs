@@ -9,7 +9,7 @@
 //! };
 //!
 //! let channel = BalancedChannel::builder("registry://catalog")
-//!     .registry("127.0.0.1:50050")
+//!     .registry("127.0.0.1:50051")
 //!     .build()?;
 //! let mut catalog = CatalogServiceClient::new(channel);
 //! let product = catalog

@@ -37,7 +37,7 @@ pub use static_list::StaticList;
 pub use target::Target;
 
 /// The registry address a `registry://` target uses when none is configured.
-pub const DEFAULT_REGISTRY_ADDRESS: &str = "127.0.0.1:50050";
+pub const DEFAULT_REGISTRY_ADDRESS: &str = "127.0.0.1:50051";
 /// How often a `dns://` target is resolved again.
 pub const DEFAULT_DNS_INTERVAL: Duration = Duration::from_secs(5);
 /// The first wait before reconnecting to the registry; it doubles up to the maximum.

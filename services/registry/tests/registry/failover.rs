@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::support::{Replica, client_config, static_client, wait_ready};
 
 /// A bounded load generator: a few workers calling in a loop until stopped.
-struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
@@ -28,7 +28,7 @@ struct Load {
 
 impl Load {
     /// Starts `workers` loops; with `creates`, every other call is a non-idempotent create.
-    fn start(channel: &BalancedChannel, workers: usize, creates: bool) -> Self {
+    pub(crate) fn start(channel: &BalancedChannel, workers: usize, creates: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
@@ -81,7 +81,7 @@ impl Load {
     }
 
     /// Waits until `n` more calls succeeded (at most 10 s).
-    async fn wait_for_calls(&self, n: u64) {
+    pub(crate) async fn wait_for_calls(&self, n: u64) {
         let target = self.ok.load(Ordering::Relaxed) + n;
         let reached = tokio::time::timeout(Duration::from_secs(10), async {
             while self.ok.load(Ordering::Relaxed) < target {
@@ -93,7 +93,7 @@ impl Load {
     }
 
     /// Stops the load; returns (succeeded, every error message).
-    async fn finish(self) -> (u64, Vec<String>) {
+    pub(crate) async fn finish(self) -> (u64, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let mut errors = Vec::new();
         for worker in self.workers {

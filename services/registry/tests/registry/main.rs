@@ -6,5 +6,6 @@ mod balancing;
 mod context;
 mod discovery;
 mod failover;
+mod process;
 mod retries;
 mod support;

@@ -182,6 +182,18 @@ impl CatalogService for Catalog {
     }
 }
 
+/// A catalog service answering as `name`, and what it sees.
+pub(crate) fn catalog(
+    name: &str,
+) -> (CatalogServiceServer<impl CatalogService>, Arc<ReplicaStats>) {
+    let stats = Arc::new(ReplicaStats::default());
+    let catalog = Catalog {
+        name: name.to_owned(),
+        stats: stats.clone(),
+    };
+    (CatalogServiceServer::new(catalog), stats)
+}
+
 /// A catalog replica with grpc.health.v1, on 127.0.0.1, that names itself in every answer.
 pub(crate) struct Replica {
     /// The name it answers with.
@@ -201,19 +213,15 @@ impl Replica {
     pub(crate) fn start(name: &str) -> Self {
         let listener = bind(0);
         let addr = listener.local_addr().unwrap();
-        let stats = Arc::new(ReplicaStats::default());
+        let (catalog, stats) = catalog(name);
         let (health, health_service) = tonic_health::server::health_reporter();
         let (stop, stop_rx) = oneshot::channel();
         let (stopped_tx, stopped) = oneshot::channel();
-        let catalog = Catalog {
-            name: name.to_owned(),
-            stats: stats.clone(),
-        };
         let process = Isolated::spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let _ = tonic::transport::Server::builder()
                 .add_service(health_service)
-                .add_service(CatalogServiceServer::new(catalog))
+                .add_service(catalog)
                 .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                     let _ = stop_rx.await;
                 })
