@@ -145,6 +145,12 @@ impl Shared {
         tried: &[Arc<Endpoint>],
         deadline: Option<Instant>,
     ) -> Result<Arc<Endpoint>, BoxError> {
+        let snapshot = self.set.snapshot();
+        if let Some(endpoint) = pick(&snapshot, self.config.balancer, key, tried, &self.next) {
+            return Ok(endpoint);
+        }
+        // Nothing ready: subscribe, then look again (a change between the first look and the
+        // subscription is not lost), and wait for changes.
         let mut changes = self.set.subscribe();
         let mut until = Instant::now() + self.config.wait_for_ready;
         if let Some(deadline) = deadline {
@@ -173,8 +179,7 @@ impl Shared {
         self: Arc<Self>,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, BoxError> {
-        let path = request.uri().path().to_owned();
-        let policy = self.policies.get(&path);
+        let policy = self.policies.get(request.uri().path());
         let replayable = policy.is_some_and(|p| !p.client_streaming);
         let idempotent = policy.is_some_and(|p| p.idempotent);
         let deadline = match (
@@ -246,7 +251,8 @@ impl Shared {
             };
             let latency = started.elapsed();
             if let Some(observer) = &self.observer {
-                observer.on_attempt(&path, &endpoint.address, grpc_status(&result), latency);
+                let path = parts.uri.path();
+                observer.on_attempt(path, &endpoint.address, grpc_status(&result), latency);
             }
 
             let outcome = classify(&result);

@@ -22,29 +22,27 @@ pub(crate) fn pick(
 ) -> Option<Arc<Endpoint>> {
     let now = Instant::now();
     let endpoints = &snapshot.endpoints;
-    let serving: Vec<bool> = endpoints
-        .iter()
-        .map(|e| e.health() == Health::Serving)
-        .collect();
-    let fresh = |i: usize| !tried.iter().any(|t| Arc::ptr_eq(t, &endpoints[i]));
-    let tiers: [&dyn Fn(usize) -> bool; 3] = [
-        &|i| serving[i] && !endpoints[i].is_ejected(now) && fresh(i),
-        &|i| serving[i] && !endpoints[i].is_ejected(now),
-        &|i| serving[i],
-    ];
-    for eligible in tiers {
+    let fresh = |e: &Arc<Endpoint>| !tried.iter().any(|t| Arc::ptr_eq(t, e));
+    let mut candidates: Vec<usize> = Vec::with_capacity(endpoints.len());
+    for tier in 0..3 {
+        let eligible = |i: usize| {
+            let e = &endpoints[i];
+            e.health() == Health::Serving
+                && (tier == 2 || !e.is_ejected(now))
+                && (tier >= 1 || fresh(e))
+        };
         let chosen = match (balancer, key) {
             (Balancer::RingHash, Some(key)) => snapshot.ring.walk(key).find(|i| eligible(*i)),
-            (Balancer::RoundRobin, _) => {
-                let candidates: Vec<usize> =
-                    (0..endpoints.len()).filter(|i| eligible(*i)).collect();
-                (!candidates.is_empty())
-                    .then(|| candidates[next.fetch_add(1, Ordering::Relaxed) % candidates.len()])
-            }
             _ => {
-                let candidates: Vec<usize> =
-                    (0..endpoints.len()).filter(|i| eligible(*i)).collect();
-                p2c(endpoints, &candidates, now)
+                candidates.clear();
+                candidates.extend((0..endpoints.len()).filter(|i| eligible(*i)));
+                match balancer {
+                    Balancer::RoundRobin if !candidates.is_empty() => {
+                        Some(candidates[next.fetch_add(1, Ordering::Relaxed) % candidates.len()])
+                    }
+                    Balancer::RoundRobin => None,
+                    _ => p2c(endpoints, &candidates, now),
+                }
             }
         };
         if let Some(index) = chosen {
