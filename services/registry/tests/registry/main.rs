@@ -6,6 +6,7 @@ mod balancing;
 mod context;
 mod discovery;
 mod failover;
+mod health;
 mod process;
 mod retries;
 mod support;
