@@ -63,6 +63,7 @@ pub use call::{BoxError, CallStats};
 pub use config::{Balancer, ClientConfig};
 pub use endpoint::{EndpointStatus, Health};
 pub use policy::{MethodPolicies, MethodPolicy};
+pub use ring::hash as hash_key_of;
 
 use crate::discovery::{self, Discover, DiscoveryError, Target};
 use call::{Counters, Shared};
@@ -71,6 +72,10 @@ use set::EndpointSet;
 /// Called on every attempt's request headers just before it is sent, such as to inject
 /// W3C trace context (`traceparent`).
 pub type RequestHook = Arc<dyn Fn(&mut http::HeaderMap) + Send + Sync + 'static>;
+
+/// Computes the consistent-hash key of a call from its request headers (metadata); `None`
+/// means no affinity (the call is balanced by P2C).
+pub type HashKey = Arc<dyn Fn(&http::HeaderMap) -> Option<u64> + Send + Sync + 'static>;
 
 /// Observes every attempt, for client metrics (`grpc_client_*` per method and endpoint).
 pub trait CallObserver: Send + Sync + 'static {
@@ -105,6 +110,7 @@ pub struct ClientBuilder {
     discover: Option<Box<dyn Discover>>,
     hook: Option<RequestHook>,
     observer: Option<Arc<dyn CallObserver>>,
+    hash_key: Option<HashKey>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -127,6 +133,7 @@ impl ClientBuilder {
             discover: None,
             hook: None,
             observer: None,
+            hash_key: None,
         }
     }
 
@@ -168,6 +175,16 @@ impl ClientBuilder {
         hook: impl Fn(&mut http::HeaderMap) + Send + Sync + 'static,
     ) -> Self {
         self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Computes ring-hash keys with `key` instead of hashing the
+    /// [`ClientConfig::hash_header`] value.
+    pub fn hash_key(
+        mut self,
+        key: impl Fn(&http::HeaderMap) -> Option<u64> + Send + Sync + 'static,
+    ) -> Self {
+        self.hash_key = Some(Arc::new(key));
         self
     }
 
@@ -213,6 +230,7 @@ impl ClientBuilder {
                 counters: Counters::default(),
                 hook: self.hook,
                 observer: self.observer,
+                hash_key: self.hash_key,
             }),
             _discovery: Arc::new(AbortOnDrop(task)),
         })

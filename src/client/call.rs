@@ -16,7 +16,7 @@ use tower::{
 };
 
 use super::{
-    CallObserver, ClientConfig, RequestHook,
+    CallObserver, ClientConfig, HashKey, RequestHook,
     deadline::{self, GRPC_TIMEOUT},
     endpoint::Endpoint,
     outlier::OutlierPolicy,
@@ -72,6 +72,7 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) hook: Option<RequestHook>,
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
+    pub(crate) hash_key: Option<HashKey>,
 }
 
 /// How one attempt ended.
@@ -189,10 +190,13 @@ impl Shared {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let key = request
-            .headers()
-            .get(self.config.hash_header.as_str())
-            .map(|v| ring::hash(v.as_bytes()));
+        let key = match &self.hash_key {
+            Some(key) => key(request.headers()),
+            None => request
+                .headers()
+                .get(self.config.hash_header.as_str())
+                .map(|v| ring::hash(v.as_bytes())),
+        };
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         self.budget.deposit();
 

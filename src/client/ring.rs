@@ -1,8 +1,9 @@
 //! A hash ring for consistent hashing: each endpoint owns many points; a key goes to the
 //! first point at or after its hash. When an endpoint leaves, only the keys it owned move.
 
-/// A 64-bit hash with good mixing: FNV-1a over the bytes, then a SplitMix64 finaliser.
-pub(crate) fn hash(bytes: &[u8]) -> u64 {
+/// The 64-bit hash the ring uses (FNV-1a over the bytes, then a SplitMix64 finaliser for
+/// good mixing), for [`super::ClientBuilder::hash_key`] functions that hash their own key.
+pub fn hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);

@@ -113,3 +113,52 @@ async fn ring_hash_keeps_keys_and_moves_only_the_leavers() {
         "{moved} of {KEYS} keys moved; expected about a third"
     );
 }
+
+/// A hash-key function (here: a user id header under another name) pins each user to one
+/// replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_key_function_gives_affinity() {
+    let replicas: Vec<Replica> = ["a", "b", "c"].into_iter().map(Replica::start).collect();
+    let addresses: Vec<String> = replicas.iter().map(Replica::address).collect();
+    let mut config = client_config();
+    config.balancer = Balancer::RingHash;
+    let channel =
+        protomesh::client::BalancedChannel::builder(format!("static://{}", addresses.join(",")))
+            .config(config)
+            .hash_key(|headers| {
+                headers
+                    .get("x-user")
+                    .map(|v| protomesh::client::hash_key_of(v.as_bytes()))
+            })
+            .build()
+            .unwrap();
+    wait_ready(&channel, addresses).await;
+    let mut client = CatalogServiceClient::new(channel);
+    let mut owners = std::collections::BTreeSet::new();
+    for user in 0..30 {
+        let mut first = None;
+        for call in 0..5 {
+            let mut request = tonic::Request::new(GetProductRequest {
+                product_id: format!("p-{call}"),
+            });
+            request
+                .metadata_mut()
+                .insert("x-user", user.to_string().parse().unwrap());
+            let by = client
+                .get_product(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .product
+                .unwrap()
+                .name;
+            assert_eq!(
+                first.get_or_insert_with(|| by.clone()),
+                &by,
+                "user {user} moved"
+            );
+        }
+        owners.insert(first.unwrap());
+    }
+    assert!(owners.len() > 1, "30 users all on one replica: {owners:?}");
+}

@@ -33,6 +33,8 @@ async fn failing_endpoint_is_ejected_and_returns() {
     let replicas: Vec<Replica> = ["a", "b"].into_iter().map(Replica::start).collect();
     replicas[0].stats.unavailable.store(true, Ordering::Relaxed);
     let mut config = client_config();
+    // Round-robin, so the failing replica keeps being offered calls until it is ejected.
+    config.balancer = protomesh::client::Balancer::RoundRobin;
     config.outlier_failures = 2;
     config.outlier_base_ejection = Duration::from_secs(1);
     let channel = static_client(&replicas.iter().collect::<Vec<_>>(), config);

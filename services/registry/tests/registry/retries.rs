@@ -20,6 +20,8 @@ async fn only_idempotent_calls_are_retried() {
     let replicas: Vec<Replica> = ["a", "b", "c"].into_iter().map(Replica::start).collect();
     replicas[0].stats.unavailable.store(true, Ordering::Relaxed);
     let mut config = client_config();
+    // Round-robin and no ejection: the unavailable replica keeps being offered calls.
+    config.balancer = protomesh::client::Balancer::RoundRobin;
     config.outlier_failures = 0;
     let channel = static_client(&replicas.iter().collect::<Vec<_>>(), config);
     wait_ready(&channel, replicas.iter().map(Replica::address).collect()).await;
