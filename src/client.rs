@@ -25,6 +25,16 @@
 //! retry budget -> deadline propagation (`grpc-timeout` from the task's deadline) -> the
 //! request hook (trace-context injection).
 //!
+//! # Hooks for the rest of the kit
+//! - Trace context: `.request_hook(f)` runs `f(&mut HeaderMap)` on every attempt (give it the
+//!   telemetry module's `inject_current_context`), or wrap the channel in a client tracing
+//!   layer before handing it to the generated client.
+//! - Metrics: `.observer(Arc<dyn CallObserver>)` is told about every attempt (method,
+//!   endpoint, code, latency), for the `grpc_client_*` families.
+//! - Deadlines: a server stack that knows a call's deadline runs the handler inside
+//!   [`deadline::scope`] (or installs [`deadline::DeadlineLayer`]); handlers can also use
+//!   [`deadline::propagate`] with their incoming request.
+//!
 //! # Layout
 //! - [`config`]: [`ClientConfig`], [`Balancer`] and the defaults.
 //! - [`deadline`]: the task-local deadline and the server-side [`deadline::DeadlineLayer`].
