@@ -1,7 +1,11 @@
 //! The `protomesh` command. `protomesh up` (the default) runs the whole platform on one
 //! machine; `protomesh serve <role>` runs one role.
 
-use clap::{Parser, Subcommand, ValueEnum};
+mod serve;
+mod signal;
+mod up;
+
+use clap::{Parser, Subcommand};
 
 /// protomesh: a gRPC-first microservices platform and its reference shop.
 #[derive(Debug, Parser)]
@@ -16,49 +20,27 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole platform on this machine: every role, each as its own process.
-    Up,
+    Up(up::UpArgs),
     /// Run one role of the platform in this process.
-    Serve {
-        /// The role to run.
-        role: Role,
-    },
+    Serve(serve::ServeArgs),
 }
 
-/// The roles a protomesh process can play.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Role {
-    /// The embedded service registry.
-    Registry,
-    /// The shop's user accounts.
-    Users,
-    /// The shop's product catalog.
-    Catalog,
-    /// The shop's carts.
-    Cart,
-    /// The shop's orders.
-    Orders,
-    /// The gRPC-JSON gateway.
-    Gateway,
-}
-
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Up) {
-        Command::Up => {
-            println!(
-                "protomesh: contracts compiled ({} descriptor bytes).",
-                protomesh::FILE_DESCRIPTOR_SET.len()
-            );
-            println!(
-                "roles: {}",
-                Role::value_variants()
-                    .iter()
-                    .map(|r| format!("{r:?}").to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        Command::Serve { role } => anyhow::bail!("role {role:?} is not built yet"),
+    match cli.command {
+        Some(Command::Serve(args)) => serve::run(args).await,
+        Some(Command::Up(args)) => up::run(args).await,
+        None => up::run(Cli::parse_from(["protomesh", "up"]).up_args()).await,
     }
-    Ok(())
+}
+
+impl Cli {
+    /// The `up` options of a parsed `protomesh up` (defaults and environment applied).
+    fn up_args(self) -> up::UpArgs {
+        match self.command {
+            Some(Command::Up(args)) => args,
+            _ => unreachable!("parsed from `protomesh up`"),
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! The verified identity of a caller, as handlers receive it.
 
+use std::fmt;
+
 use tonic::{Request, Status};
 
 /// The verified caller of an RPC. The kit's auth layer puts it into the request's extensions
-/// after checking the access token; handlers read it with [`Principal::of`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// after checking the access token; handlers read it with [`Principal::of`]. Its `Debug`
+/// output leaves the token out, so logging a principal never leaks a credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The subject: a user id, or a service name for service tokens.
     pub subject: String,
@@ -27,6 +30,16 @@ impl Principal {
             .extensions()
             .get::<Principal>()
             .ok_or_else(|| Status::unauthenticated("this call needs a signed-in caller"))
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.subject)
+            .field("roles", &self.roles)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
