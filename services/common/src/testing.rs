@@ -11,4 +11,4 @@ pub mod db;
 pub mod server;
 
 pub use db::{Engine, POSTGRES_URL_VAR, TestDb};
-pub use server::{Caller, TestServer};
+pub use server::{Caller, TEST_ISSUER, TestServer, test_auth_layer, test_signing_key};

@@ -1,21 +1,35 @@
 //! Real servers for tests: bind `127.0.0.1:0` first, then serve, so a client can connect at
 //! once without waiting.
 //!
-//! Callers carry `authorization: Bearer <token>`. Until the kit's auth layer verifies signed
-//! tokens here, the test server reads a test token of the form `test:<subject>:<role,role>`
-//! and puts the matching [`Principal`] into the request, as the auth layer does.
+//! Servers run behind the kit's real [`AuthLayer`] with the contracts' policy table; callers
+//! carry real Ed25519 tokens signed by one fixed test key ([`test_signing_key`]), so a token
+//! issued by a users service under test verifies on every other test server too.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use protomesh::auth::Principal;
+use protomesh::auth::{AuthLayer, Issuer, PolicyTable, SigningKey, Verifier};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
-    Request, Status,
+    Request,
     metadata::MetadataValue,
-    service::{InterceptorLayer, Routes},
+    service::Routes,
     transport::{Channel, Endpoint},
 };
+
+/// The `iss` claim of test tokens.
+pub const TEST_ISSUER: &str = "protomesh";
+
+/// The fixed key every test server trusts and every test caller's token is signed with.
+pub fn test_signing_key() -> SigningKey {
+    SigningKey::from_seed("test-key", [7; 32]).expect("test key")
+}
+
+/// The auth layer test servers run behind: the contracts' policies, the test key.
+pub fn test_auth_layer() -> AuthLayer {
+    let verifier = Verifier::new(vec![test_signing_key().public()]).with_issuer(TEST_ISSUER);
+    AuthLayer::new(PolicyTable::protomesh().expect("policy table"), verifier)
+}
 
 /// A server running for one test; stops when dropped.
 #[derive(Debug)]
@@ -36,7 +50,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             tonic::transport::Server::builder()
-                .layer(InterceptorLayer::new(test_auth))
+                .layer(test_auth_layer())
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                     stopped.await.ok();
@@ -81,37 +95,6 @@ impl Drop for TestServer {
     }
 }
 
-/// Puts the caller named by a test token into the request.
-fn test_auth(mut request: Request<()>) -> Result<Request<()>, Status> {
-    let principal = request
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|token| {
-            let mut parts = token.splitn(3, ':');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("test"), Some(subject), Some(roles)) if !subject.is_empty() => {
-                    Ok(Principal {
-                        subject: subject.to_owned(),
-                        roles: roles
-                            .split(',')
-                            .filter(|r| !r.is_empty())
-                            .map(str::to_owned)
-                            .collect(),
-                        token: token.to_owned(),
-                    })
-                }
-                _ => Err(Status::unauthenticated("bad test token")),
-            }
-        })
-        .transpose()?;
-    if let Some(principal) = principal {
-        request.extensions_mut().insert(principal);
-    }
-    Ok(request)
-}
-
 /// Someone calling a test server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -122,11 +105,23 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A caller with `subject` and `roles`.
+    /// A caller with `subject` and `roles`, holding a token signed with the test key.
     pub fn new(subject: &str, roles: &[&str]) -> Caller {
+        let token = Issuer::new(test_signing_key(), TEST_ISSUER)
+            .issue(subject, roles, Duration::from_secs(3600))
+            .expect("sign a test token")
+            .token;
         Caller {
             subject: subject.to_owned(),
-            token: format!("test:{subject}:{}", roles.join(",")),
+            token,
+        }
+    }
+
+    /// A caller holding an already issued `token` (from a login).
+    pub fn with_token(subject: &str, token: &str) -> Caller {
+        Caller {
+            subject: subject.to_owned(),
+            token: token.to_owned(),
         }
     }
 
