@@ -46,6 +46,12 @@ impl TestServer {
     /// Serves `routes` on an ephemeral port of 127.0.0.1 behind the test auth.
     pub async fn start(routes: Routes) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(listener, routes).await
+    }
+
+    /// Serves `routes` on a bound `listener` behind the test auth (to come back on the port
+    /// of a stopped server).
+    pub async fn start_on(listener: TcpListener, routes: Routes) -> TestServer {
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -77,7 +83,7 @@ impl TestServer {
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             stop.send(()).ok();
         }
