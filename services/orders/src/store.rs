@@ -218,6 +218,15 @@ impl Store {
     /// freeing its request id. `false` when the order was no longer PENDING.
     pub async fn discard(&self, order_id: &str) -> Result<bool, Error> {
         let mut tx = self.db.pool().begin().await?;
+        // Lines first: they reference the order.
+        sqlx::query(
+            "DELETE FROM order_lines WHERE order_id IN \
+             (SELECT order_id FROM orders WHERE order_id = $1 AND status = $2)",
+        )
+        .bind(order_id)
+        .bind(Status::Pending.as_str())
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query("DELETE FROM orders WHERE order_id = $1 AND status = $2")
             .bind(order_id)
             .bind(Status::Pending.as_str())
@@ -227,10 +236,6 @@ impl Store {
         if deleted == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
-            .bind(order_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -110,14 +110,19 @@ impl Drop for TestDb {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            // Each drop waits for the backends it terminates; run them side by side.
             runtime.block_on(async {
-                let mut conn = PgConnection::connect(&admin).await?;
-                for name in names {
-                    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await?;
-                }
-                Ok::<_, sqlx::Error>(())
+                let drops = names.iter().map(|name| {
+                    let admin = admin.clone();
+                    async move {
+                        let mut conn = PgConnection::connect(&admin).await?;
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await?;
+                        Ok::<_, sqlx::Error>(())
+                    }
+                });
+                futures_util::future::try_join_all(drops).await
             })?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         })
