@@ -159,6 +159,48 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// A new SQLite database is created with its folder, in WAL mode with synchronous FULL on
+    /// every pooled connection, and migrated.
+    #[tokio::test]
+    async fn sqlite_is_durable_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nested/shop.db");
+        let migrator = Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/migrations"
+        )))
+        .await
+        .unwrap();
+        let db = Db::open(&format!("sqlite:{}", file.display()), 2, &migrator)
+            .await
+            .unwrap();
+        assert_eq!(db.engine(), Engine::Sqlite);
+        assert!(file.is_file());
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2), "2 is FULL");
+        sqlx::query("INSERT INTO things (id) VALUES ($1)")
+            .bind("a")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        db.close().await;
+        let again = Db::open(&format!("sqlite://{}", file.display()), 1, &migrator)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM things")
+            .fetch_one(again.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
     /// SQLite URLs get `mode=rwc`; PostgreSQL URLs pass unchanged; others are refused.
     #[test]
     fn normalizes_urls() {
