@@ -150,6 +150,11 @@ fn normalize(url: &str) -> Result<(Engine, String), DbError> {
     Ok((Engine::Sqlite, format!("sqlite://{path}?{query}")))
 }
 
+/// The URL of the SQLite file `name` (such as `catalog.db`) in the folder `dir`.
+pub fn sqlite_url(dir: &Path, name: &str) -> String {
+    format!("sqlite:{}", dir.join(name).display())
+}
+
 /// Whether a storage error is a unique-constraint violation (on either engine).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
@@ -212,6 +217,10 @@ mod tests {
         assert!(dir.is_dir());
         let (_, url) = normalize(&format!("sqlite://{}?mode=ro", file.display())).unwrap();
         assert!(url.ends_with("?mode=ro"));
+        assert_eq!(
+            sqlite_url(Path::new("data"), "cart.db"),
+            "sqlite:data/cart.db"
+        );
         let pg = "postgres://postgres@127.0.0.1:5432/test";
         assert_eq!(normalize(pg).unwrap(), (Engine::Postgres, pg.to_owned()));
         assert!(matches!(

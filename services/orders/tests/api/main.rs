@@ -6,3 +6,4 @@ mod helpers;
 mod placing;
 mod reading;
 mod recovery;
+mod tour;
