@@ -16,7 +16,7 @@ pub struct Config {
     /// The most pooled database connections.
     pub max_connections: u32,
     /// The catalog's URL, used by [`crate::run`] (with discovery, the caller passes a balanced
-    /// channel to [`crate::service`] instead).
+    /// channel to [`crate::service()`] instead).
     pub catalog_url: String,
     /// The currency of an empty cart's total (the catalog's currency).
     pub currency: String,

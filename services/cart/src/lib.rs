@@ -9,7 +9,7 @@
 //! - [`upstream`]: the one place that names the channel type to the catalog ([`Upstream`]).
 //! - [`domain`]: validated cart changes.
 //! - [`store`]: sqlx storage of cart lines.
-//! - [`service`]: the `shop.cart.v1.CartService` gRPC implementation ([`Cart`]).
+//! - [`service`](mod@service): the `shop.cart.v1.CartService` gRPC implementation ([`Cart`]).
 //! - [`error`]: the crate's error and its one mapping to `tonic::Status`.
 
 pub mod config;

@@ -9,7 +9,7 @@
 //! - [`domain`]: validated requests: products, prices, stock lines, list queries.
 //! - [`store`]: sqlx storage; stock never goes below zero, even under concurrent orders.
 //! - [`seed`]: the demo products.
-//! - [`service`]: the `shop.catalog.v1.CatalogService` gRPC implementation ([`Catalog`]).
+//! - [`service`](mod@service): the `shop.catalog.v1.CatalogService` gRPC implementation ([`Catalog`]).
 //! - [`error`]: the crate's error and its one mapping to `tonic::Status`.
 //!
 //! Wiring: [`service`](fn@crate::service) opens and migrates the database and returns the

@@ -2,8 +2,8 @@
 //! tonic servers on `127.0.0.1:0`.
 //!
 //! # Layout
-//! - [`db`]: a fresh SQLite file or PostgreSQL database per test, and [`engine_tests!`]
-//!   (crate::engine_tests) to run a test on both.
+//! - [`db`]: a fresh SQLite file or PostgreSQL database per test, and [`engine_tests!`](crate::engine_tests)
+//!   to run a test on both.
 //! - [`server`]: serve a service on an ephemeral port behind the test's auth, and make
 //!   requests as a given caller.
 

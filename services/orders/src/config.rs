@@ -23,7 +23,7 @@ pub struct Config {
     /// The most pooled database connections.
     pub max_connections: u32,
     /// The cart's URL, used by [`crate::run`] (with discovery, the caller passes balanced
-    /// channels to [`crate::service`] instead).
+    /// channels to [`crate::service()`] instead).
     pub cart_url: String,
     /// The catalog's URL, used by [`crate::run`].
     pub catalog_url: String,

@@ -15,7 +15,7 @@
 //! - [`place`]: placing (with compensation) and cancelling.
 //! - [`sweep`]: failing stale PENDING orders and retrying stock releases.
 //! - [`watch`]: status events and the WatchOrder stream.
-//! - [`service`]: the `shop.orders.v1.OrderService` gRPC implementation ([`Orders`]).
+//! - [`service`](mod@service): the `shop.orders.v1.OrderService` gRPC implementation ([`Orders`]).
 //! - [`error`]: the crate's error and its one mapping to `tonic::Status`.
 
 pub mod config;

@@ -10,7 +10,7 @@
 //! - [`domain`]: validated emails, passwords, display names and roles.
 //! - [`password`]: argon2id hashing and verification, off the async threads.
 //! - [`store`]: sqlx storage; emails are unique case-insensitively.
-//! - [`service`]: the `shop.users.v1.UserService` gRPC implementation ([`Users`]).
+//! - [`service`](mod@service): the `shop.users.v1.UserService` gRPC implementation ([`Users`]).
 //! - [`error`]: the crate's error and its one mapping to `tonic::Status`.
 
 pub mod config;
