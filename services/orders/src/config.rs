@@ -15,6 +15,9 @@ pub const DEFAULT_PENDING_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the sweeper runs.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 
+/// How often an open WatchOrder stream re-reads its order, for changes other processes made.
+pub const DEFAULT_WATCH_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
 /// The orders service's settings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -37,6 +40,9 @@ pub struct Config {
     pub pending_timeout: Duration,
     /// How often the sweeper looks for stale PENDING orders and unreleased stock.
     pub sweep_interval: Duration,
+    /// How often an open WatchOrder stream re-reads its order (changes made in this process
+    /// arrive at once; those of other replicas within this time).
+    pub watch_poll_interval: Duration,
 }
 
 impl Config {
@@ -52,6 +58,7 @@ impl Config {
             currency: DEFAULT_CURRENCY.to_owned(),
             pending_timeout: DEFAULT_PENDING_TIMEOUT,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            watch_poll_interval: DEFAULT_WATCH_POLL_INTERVAL,
         }
     }
 }
@@ -67,6 +74,7 @@ impl std::fmt::Debug for Config {
             .field("currency", &self.currency)
             .field("pending_timeout", &self.pending_timeout)
             .field("sweep_interval", &self.sweep_interval)
+            .field("watch_poll_interval", &self.watch_poll_interval)
             .finish()
     }
 }

@@ -75,6 +75,7 @@ impl Drop for Guard {
 pub struct Orders {
     inner: Inner,
     pending_timeout: Duration,
+    watch_poll_interval: Duration,
     guard: Arc<Guard>,
 }
 
@@ -103,6 +104,7 @@ impl Orders {
         Ok(Self {
             inner,
             pending_timeout: config.pending_timeout,
+            watch_poll_interval: config.watch_poll_interval.max(Duration::from_millis(10)),
             guard: Arc::new(Guard {
                 sweeper,
                 closing: closing_tx,
@@ -219,6 +221,7 @@ impl OrderService for Orders {
             events,
             self.inner.closing.clone(),
             self.inner.store.clone(),
+            self.watch_poll_interval,
         )))
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! Every state change made by this process is published on a tokio broadcast channel; a
 //! watch subscribes before it reads the order, sends the current state first, then each
-//! change, and ends after a final state. Changes made by another replica reach a watcher when
-//! it lags and re-reads, or on the next change here: the broadcast is per process.
+//! change, and ends after a final state. The broadcast is per process, so a watch also
+//! re-reads the order every poll interval ([`crate::Config::watch_poll_interval`]): changes made by another replica (or by the
+//! sweeper of another process) arrive within that time.
 
 use protomesh::contracts::shop::orders::v1::{Order, OrderStatus, WatchOrderResponse};
+use std::time::Duration;
+
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -33,6 +36,7 @@ pub(crate) fn stream(
     mut events: broadcast::Receiver<Order>,
     mut closing: watch::Receiver<bool>,
     store: Store,
+    poll_interval: Duration,
 ) -> WatchStream {
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
@@ -49,19 +53,18 @@ pub(crate) fn stream(
         if !send(last.clone()).await || is_final(&last) {
             return;
         }
+        let mut poll = tokio::time::interval(poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.tick().await;
         loop {
             let next = tokio::select! {
                 event = events.recv() => match event {
                     Ok(order) if order.order_id == order_id => Some(order),
                     Ok(_) => None,
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        match store.get(&order_id).await {
-                            Ok(Some(order)) => Some(crate::service::order(&order)),
-                            _ => None,
-                        }
-                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => reread(&store, &order_id).await,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
+                _ = poll.tick() => reread(&store, &order_id).await,
                 _ = closing.changed() => {
                     let _ = tx
                         .send(Err(Status::unavailable("the server is shutting down; watch again")))
@@ -81,6 +84,16 @@ pub(crate) fn stream(
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// The order as stored now: FAILED when it is gone (a placement that was undone), `None`
+/// when it cannot be read now.
+async fn reread(store: &Store, order_id: &str) -> Option<Order> {
+    match store.get(order_id).await {
+        Ok(Some(order)) => Some(crate::service::order(&order)),
+        Ok(None) => Some(gone(order_id)),
+        Err(_) => None,
+    }
 }
 
 /// The event for an order that was never placed and no longer exists: FAILED, no lines.

@@ -1,8 +1,11 @@
 //! Starting catalog, cart and orders for a test, and the calls tests make.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use protomesh::contracts::shop::{
@@ -81,6 +84,8 @@ pub(crate) struct App {
     pub(crate) fail_empty_cart: Arc<AtomicBool>,
     /// The orders database.
     pub(crate) orders_db: String,
+    cart_url: String,
+    catalog_url: String,
     _servers: Vec<TestServer>,
 }
 
@@ -106,16 +111,7 @@ pub(crate) async fn spawn(db: &TestDb) -> App {
     let cart = TestServer::start(Routes::new(CartServiceServer::new(flaky))).await;
 
     let orders_db = db.fresh_url().await;
-    let mut config = shop_orders::Config::new(&orders_db, Caller::service().token);
-    config.sweep_interval = std::time::Duration::ZERO;
-    let (handle, service) = shop_orders::service(
-        &config,
-        shop_orders::upstream::lazy(&cart.url()).expect("url"),
-        shop_orders::upstream::lazy(&catalog.url()).expect("url"),
-    )
-    .await
-    .expect("orders");
-    let orders = TestServer::start(Routes::new(service)).await;
+    let (handle, orders) = start_orders(&orders_db, &cart.url(), &catalog.url()).await;
     App {
         catalog: CatalogServiceClient::new(catalog.channel.clone()),
         cart: CartServiceClient::new(cart.channel.clone()),
@@ -123,11 +119,35 @@ pub(crate) async fn spawn(db: &TestDb) -> App {
         handle,
         fail_empty_cart,
         orders_db,
+        cart_url: cart.url(),
+        catalog_url: catalog.url(),
         _servers: vec![catalog, cart, orders],
     }
 }
 
+/// Starts an orders service over `database_url` whose sweeper does not run by itself and
+/// whose watches re-read every 20 ms.
+async fn start_orders(database_url: &str, cart: &str, catalog: &str) -> (Orders, TestServer) {
+    let mut config = shop_orders::Config::new(database_url, Caller::service().token);
+    config.sweep_interval = Duration::ZERO;
+    config.watch_poll_interval = Duration::from_millis(20);
+    let (handle, service) = shop_orders::service(
+        &config,
+        shop_orders::upstream::lazy(cart).expect("url"),
+        shop_orders::upstream::lazy(catalog).expect("url"),
+    )
+    .await
+    .expect("orders");
+    (handle, TestServer::start(Routes::new(service)).await)
+}
+
 impl App {
+    /// A second orders replica over the same database, and a client of it.
+    pub(crate) async fn replica(&self) -> (OrderServiceClient<Channel>, TestServer) {
+        let (_, server) = start_orders(&self.orders_db, &self.cart_url, &self.catalog_url).await;
+        (OrderServiceClient::new(server.channel.clone()), server)
+    }
+
     /// Creates a product (as admin).
     pub(crate) async fn product(&mut self, sku: &str, price: i64, stock: i64) -> String {
         let product: Product = self

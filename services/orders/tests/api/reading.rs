@@ -13,6 +13,7 @@ shop_common::engine_tests!(
     cancel_releases_stock_once,
     lists_newest_first_in_pages,
     watch_streams_until_a_final_state,
+    watch_sees_changes_made_by_another_replica,
     rejects_bad_read_requests,
 );
 
@@ -178,6 +179,31 @@ async fn watch_streams_until_a_final_state(db: TestDb) {
     let only = again.message().await.unwrap().unwrap().order.unwrap();
     assert_eq!(only.status(), OrderStatus::Cancelled);
     assert!(again.message().await.unwrap().is_none());
+}
+
+/// A watch on one replica sees a cancel made through another replica (sharing the
+/// database), then ends.
+async fn watch_sees_changes_made_by_another_replica(db: TestDb) {
+    let mut app = spawn(&db).await;
+    let ann = Caller::customer("ann");
+    let (id, _) = placed(&mut app, &ann, "A").await;
+    let (mut other, _server) = app.replica().await;
+    let mut stream = other
+        .watch_order(ann.request(WatchOrderRequest {
+            order_id: id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap().order.unwrap();
+    assert_eq!(first.status(), OrderStatus::Confirmed);
+    app.orders
+        .cancel_order(ann.request(cancel(&id)))
+        .await
+        .unwrap();
+    let change = stream.message().await.unwrap().unwrap().order.unwrap();
+    assert_eq!(change.status(), OrderStatus::Cancelled);
+    assert!(stream.message().await.unwrap().is_none());
 }
 
 /// Malformed ids, page sizes and tokens are INVALID_ARGUMENT naming the field; unknown ids
