@@ -1,6 +1,6 @@
 //! The `shop.cart.v1.CartService` implementation.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use futures_util::future::try_join_all;
 use protomesh::{
@@ -66,27 +66,44 @@ impl Cart {
         }
     }
 
-    /// A user's cart, priced at the catalog's current prices.
-    async fn priced(&self, user_id: &str) -> Result<CartMessage, Error> {
+    /// The catalog's products for every line of a user's cart, plus those in `known`.
+    async fn products_of(
+        &self,
+        user_id: &str,
+        mut known: Products,
+    ) -> Result<(Vec<LineRow>, Products), Error> {
         let lines = self.store.lines(user_id).await?;
-        let products = try_join_all(lines.iter().map(|line| async {
-            match self.product(&line.product_id).await {
+        let missing: Vec<&str> = lines
+            .iter()
+            .map(|line| line.product_id.as_str())
+            .filter(|id| !known.contains_key(*id))
+            .collect();
+        let fetched = try_join_all(missing.into_iter().map(|id| async move {
+            match self.product(id).await {
                 Err(Error::ProductNotFound(id)) => Err(Error::Unpriceable(id)),
                 other => other,
             }
         }))
         .await?;
+        known.extend(fetched.into_iter().map(|p| (p.product_id.clone(), p)));
+        Ok((lines, known))
+    }
+
+    /// A user's cart, priced at the catalog's current prices (`known` products are not
+    /// fetched again).
+    async fn priced(&self, user_id: &str, known: Products) -> Result<CartMessage, Error> {
+        let (lines, products) = self.products_of(user_id, known).await?;
         let mut total = 0i64;
         let mut items = Vec::with_capacity(lines.len());
-        for (
-            LineRow {
-                product_id,
-                quantity,
-            },
-            product,
-        ) in lines.into_iter().zip(products)
+        for LineRow {
+            product_id,
+            quantity,
+        } in lines
         {
-            let price = product.price.unwrap_or_default();
+            let product = products
+                .get(&product_id)
+                .ok_or_else(|| Error::Unpriceable(product_id.clone()))?;
+            let price = product.price.clone().unwrap_or_default();
             let line = line_total(price.minor_units, quantity)
                 .filter(|_| price.currency_code == self.currency)
                 .ok_or_else(|| Error::Unpriceable(product_id.clone()))?;
@@ -95,7 +112,7 @@ impl Cart {
                 .ok_or_else(|| Error::Unpriceable(product_id.clone()))?;
             items.push(CartItem {
                 product_id,
-                name: product.name,
+                name: product.name.clone(),
                 quantity,
                 line_total: Some(money(&self.currency, line)),
                 unit_price: Some(price),
@@ -108,6 +125,9 @@ impl Cart {
         })
     }
 }
+
+/// Catalog products by id.
+type Products = HashMap<String, Product>;
 
 /// The signed-in caller's user id.
 fn caller<T>(request: &Request<T>) -> Result<String, Error> {
@@ -125,7 +145,7 @@ impl CartService for Cart {
     ) -> Result<Response<GetCartResponse>, Status> {
         let user_id = caller(&request)?;
         Ok(Response::new(GetCartResponse {
-            cart: Some(self.priced(&user_id).await?),
+            cart: Some(self.priced(&user_id, Products::new()).await?),
         }))
     }
 
@@ -135,10 +155,14 @@ impl CartService for Cart {
     ) -> Result<Response<AddCartItemResponse>, Status> {
         let user_id = caller(&request)?;
         let addition = Addition::parse(request.into_inner()).map_err(Error::from)?;
-        self.product(&addition.product_id).await?;
+        // Every catalog call comes before the write, so a catalog failure changes nothing
+        // (a failed add that had written would double on retry).
+        let product = self.product(&addition.product_id).await?;
+        let known = Products::from([(product.product_id.clone(), product)]);
+        let (_, known) = self.products_of(&user_id, known).await?;
         self.store.add(&user_id, &addition).await?;
         Ok(Response::new(AddCartItemResponse {
-            cart: Some(self.priced(&user_id).await?),
+            cart: Some(self.priced(&user_id, known).await?),
         }))
     }
 
@@ -148,9 +172,10 @@ impl CartService for Cart {
     ) -> Result<Response<RemoveCartItemResponse>, Status> {
         let user_id = caller(&request)?;
         let product_id = domain::removal(request.get_ref()).map_err(Error::from)?;
+        let (_, known) = self.products_of(&user_id, Products::new()).await?;
         self.store.remove(&user_id, &product_id).await?;
         Ok(Response::new(RemoveCartItemResponse {
-            cart: Some(self.priced(&user_id).await?),
+            cart: Some(self.priced(&user_id, known).await?),
         }))
     }
 
@@ -161,7 +186,7 @@ impl CartService for Cart {
         let user_id = caller(&request)?;
         self.store.empty(&user_id).await?;
         Ok(Response::new(EmptyCartResponse {
-            cart: Some(self.priced(&user_id).await?),
+            cart: Some(self.priced(&user_id, Products::new()).await?),
         }))
     }
 }

@@ -52,22 +52,30 @@ impl Store {
 
     /// Inserts an account; `Ok(None)` when the email (case-insensitively) is taken.
     pub async fn insert(&self, user: &NewUser<'_>) -> Result<Option<UserRow>, Error> {
-        let user_id = uuid::Uuid::now_v7().simple().to_string();
+        let row = UserRow {
+            user_id: uuid::Uuid::now_v7().simple().to_string(),
+            email: user.email.to_owned(),
+            display_name: user.display_name.to_owned(),
+            role: user.role.to_owned(),
+            password_hash: user.password_hash.to_owned(),
+            create_time: now_micros(),
+        };
         let inserted = sqlx::query(
             "INSERT INTO users (user_id, email, email_key, display_name, role, password_hash, \
              create_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&user_id)
-        .bind(user.email)
+        .bind(&row.user_id)
+        .bind(&row.email)
         .bind(user.email_key)
-        .bind(user.display_name)
-        .bind(user.role)
-        .bind(user.password_hash)
-        .bind(now_micros())
+        .bind(&row.display_name)
+        .bind(&row.role)
+        .bind(&row.password_hash)
+        .bind(row.create_time)
         .execute(self.db.pool())
         .await;
+        // The row is known without reading it back, so a committed insert never fails the call.
         match inserted {
-            Ok(_) => self.by_id(&user_id).await,
+            Ok(_) => Ok(Some(row)),
             Err(e) if is_unique_violation(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }

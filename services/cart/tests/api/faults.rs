@@ -1,6 +1,6 @@
 //! When the catalog is gone.
 
-use protomesh::contracts::shop::cart::v1::GetCartRequest;
+use protomesh::contracts::shop::cart::v1::{GetCartRequest, RemoveCartItemRequest};
 use shop_common::testing::{Caller, TestDb};
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -9,7 +9,7 @@ use crate::helpers::{lines, spawn, start_catalog};
 
 shop_common::engine_tests!(catalog_outage_is_unavailable_and_writes_nothing);
 
-/// With the catalog stopped, adding and reading are UNAVAILABLE; once the catalog is back on
+/// With the catalog stopped, adding, removing and reading are UNAVAILABLE; once the catalog is back on
 /// its port, the cart holds exactly what it held before.
 async fn catalog_outage_is_unavailable_and_writes_nothing(db: TestDb) {
     let mut app = spawn(&db).await;
@@ -24,6 +24,15 @@ async fn catalog_outage_is_unavailable_and_writes_nothing(db: TestDb) {
     let err = app
         .cart
         .get_cart(ann.request(GetCartRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let remove = RemoveCartItemRequest {
+        product_id: a.product_id.clone(),
+    };
+    let err = app
+        .cart
+        .remove_cart_item(ann.request(remove))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
