@@ -32,6 +32,18 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// What stock a placement may hold at the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Nothing: no reservation was asked for, or the catalog refused it (all or nothing).
+    Nothing,
+    /// Unknown: the reservation call failed in transit, so it may have been made, or may
+    /// still be made by a call the catalog is finishing.
+    Unknown,
+    /// The reservation was made.
+    Reserved,
+}
+
 /// The answer for a request id that already made `order`.
 fn settled(order: StoredOrder, request_id: &str) -> Result<StoredOrder, Error> {
     if order.status == Status::Pending {
@@ -65,26 +77,26 @@ impl Inner {
         if let Claim::Existing(existing) = claim {
             return settled(existing, request_id);
         }
-        let mut reserved = false;
-        match self.complete(principal, &order_id, &mut reserved).await {
+        let mut held = Held::Nothing;
+        match self.complete(principal, &order_id, &mut held).await {
             Ok(order) => {
                 tracing::info!(%order_id, total = order.row.total, "order placed");
                 Ok(order)
             }
             Err(error) => {
                 tracing::info!(%order_id, %error, "placing failed; compensating");
-                self.abandon(&order_id, reserved).await;
+                self.abandon(&order_id, held).await;
                 Err(error)
             }
         }
     }
 
-    /// The steps after the claim. Sets `reserved` while stock may be held for the order.
+    /// The steps after the claim, tracking in `held` what stock the order may hold.
     async fn complete(
         &self,
         principal: &Principal,
         order_id: &str,
-        reserved: &mut bool,
+        held: &mut Held,
     ) -> Result<StoredOrder, Error> {
         let cart = self
             .cart
@@ -109,18 +121,20 @@ impl Inner {
                 })
                 .collect(),
         };
-        // From here until the reservation is known to have failed, stock may be held.
-        *reserved = true;
+        *held = Held::Unknown;
         let reservation = match self
             .catalog
             .clone()
             .reserve_stock(with_token(request, &self.service_token)?)
             .await
         {
-            Ok(response) => response.into_inner(),
+            Ok(response) => {
+                *held = Held::Reserved;
+                response.into_inner()
+            }
             Err(status) if matches!(status.code(), Code::FailedPrecondition | Code::NotFound) => {
                 // The catalog reserves all or nothing: nothing is held.
-                *reserved = false;
+                *held = Held::Nothing;
                 return Err(Error::FailedPrecondition(format!(
                     "the order cannot be placed: {}",
                     status.message()
@@ -169,11 +183,36 @@ impl Inner {
         Ok(order)
     }
 
-    /// Compensates a failed placement: releases the stock when it may be held, then deletes
-    /// the PENDING order. What cannot be undone now is left PENDING for the sweeper.
-    async fn abandon(&self, order_id: &str, reserved: bool) {
-        if reserved && let Err(error) = self.release(order_id).await {
-            tracing::warn!(%order_id, %error, "release failed; the sweeper will retry");
+    /// Compensates a failed placement: releases the stock the order may hold, then deletes
+    /// the PENDING order so its request id can be used again. When the reservation's fate is
+    /// unknown and the release found nothing, a late reservation could still land: the order
+    /// becomes FAILED instead, and the sweeper releases again after the pending timeout.
+    /// What cannot be undone now is left PENDING for the sweeper.
+    async fn abandon(&self, order_id: &str, held: Held) {
+        let released = match held {
+            Held::Nothing => true,
+            Held::Unknown | Held::Reserved => match self.release(order_id).await {
+                Ok(released) => released || held == Held::Reserved,
+                Err(error) => {
+                    tracing::warn!(%order_id, %error, "release failed; the sweeper will retry");
+                    return;
+                }
+            },
+        };
+        if !released {
+            match self
+                .store
+                .transition(order_id, Status::Pending, Status::Failed)
+                .await
+            {
+                Ok(true) => {
+                    if let Ok(Some(order)) = self.store.get(order_id).await {
+                        self.publish(&order);
+                    }
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%order_id, %error, "the sweeper will fail it"),
+            }
             return;
         }
         match self.store.discard(order_id).await {

@@ -261,17 +261,17 @@ impl Store {
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Cancelled or failed orders whose stock is not known to be back.
-    pub async fn unreleased(&self) -> Result<Vec<String>, Error> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT order_id FROM orders WHERE status IN ($1, $2) AND stock_released = 0 \
-             ORDER BY order_id",
+    /// Cancelled or failed orders whose stock is not known to be back, with the time of
+    /// their last state change.
+    pub async fn unreleased(&self) -> Result<Vec<(String, i64)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT order_id, update_time FROM orders WHERE status IN ($1, $2) \
+             AND stock_released = 0 ORDER BY order_id",
         )
         .bind(Status::Cancelled.as_str())
         .bind(Status::Failed.as_str())
         .fetch_all(self.db.pool())
-        .await?;
-        Ok(ids.into_iter().map(|(id,)| id).collect())
+        .await?)
     }
 
     /// One page of a user's orders, newest first, plus whether more follow.

@@ -3,7 +3,9 @@
 //! A PENDING order older than the pending timeout belongs to a placement whose process died
 //! (or whose compensation failed): it becomes FAILED. Every CANCELLED or FAILED order whose
 //! stock is not known to be back gets a ReleaseStock (idempotent at the catalog) until one
-//! succeeds. It runs in a background task every sweep interval, and on demand.
+//! returns stock, or until one finds nothing to return after the pending timeout (when no
+//! reservation can still be in flight). It runs in a background task every sweep interval,
+//! and on demand.
 
 use std::time::Duration;
 
@@ -40,12 +42,15 @@ impl Inner {
                 }
             }
         }
-        for order_id in self.store.unreleased().await? {
+        for (order_id, changed) in self.store.unreleased().await? {
             match self.release(&order_id).await {
-                Ok(_) => {
+                // Releasing nothing settles an order only once a reservation still in flight
+                // when it changed state can no longer land.
+                Ok(released) if released || changed < cutoff => {
                     self.store.mark_released(&order_id).await?;
                     report.released += 1;
                 }
+                Ok(_) => {}
                 Err(error) => tracing::warn!(%order_id, %error, "release failed; will retry"),
             }
         }

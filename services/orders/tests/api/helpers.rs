@@ -16,8 +16,12 @@ use protomesh::contracts::shop::{
         cart_service_server::{CartService, CartServiceServer},
     },
     catalog::v1::{
-        CreateProductRequest, GetProductRequest, Product,
+        CreateProductRequest, CreateProductResponse, GetProductRequest, GetProductResponse,
+        ListProductsRequest, ListProductsResponse, Product, ReleaseStockRequest,
+        ReleaseStockResponse, ReserveStockRequest, ReserveStockResponse, UpdateProductPriceRequest,
+        UpdateProductPriceResponse,
         catalog_service_client::CatalogServiceClient,
+        catalog_service_server::{CatalogService, CatalogServiceServer},
     },
     common::v1::Money,
     orders::v1::{
@@ -70,6 +74,62 @@ impl CartService for FlakyCart {
     }
 }
 
+/// The real catalog, except that while `lose_reserve` is set, ReserveStock reserves and
+/// then answers UNAVAILABLE: a reservation whose response is lost in transit.
+struct FlakyCatalog {
+    inner: shop_catalog::Catalog,
+    lose_reserve: Arc<AtomicBool>,
+}
+
+#[tonic::async_trait]
+impl CatalogService for FlakyCatalog {
+    async fn list_products(
+        &self,
+        request: Request<ListProductsRequest>,
+    ) -> Result<Response<ListProductsResponse>, Status> {
+        self.inner.list_products(request).await
+    }
+
+    async fn get_product(
+        &self,
+        request: Request<GetProductRequest>,
+    ) -> Result<Response<GetProductResponse>, Status> {
+        self.inner.get_product(request).await
+    }
+
+    async fn create_product(
+        &self,
+        request: Request<CreateProductRequest>,
+    ) -> Result<Response<CreateProductResponse>, Status> {
+        self.inner.create_product(request).await
+    }
+
+    async fn update_product_price(
+        &self,
+        request: Request<UpdateProductPriceRequest>,
+    ) -> Result<Response<UpdateProductPriceResponse>, Status> {
+        self.inner.update_product_price(request).await
+    }
+
+    async fn reserve_stock(
+        &self,
+        request: Request<ReserveStockRequest>,
+    ) -> Result<Response<ReserveStockResponse>, Status> {
+        let response = self.inner.reserve_stock(request).await?;
+        if self.lose_reserve.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("injected fault: response lost"));
+        }
+        Ok(response)
+    }
+
+    async fn release_stock(
+        &self,
+        request: Request<ReleaseStockRequest>,
+    ) -> Result<Response<ReleaseStockResponse>, Status> {
+        self.inner.release_stock(request).await
+    }
+}
+
 /// The three services and clients of each.
 pub(crate) struct App {
     /// A catalog client.
@@ -82,6 +142,8 @@ pub(crate) struct App {
     pub(crate) handle: Orders,
     /// Makes the cart's EmptyCart fail while set.
     pub(crate) fail_empty_cart: Arc<AtomicBool>,
+    /// Makes the catalog's ReserveStock lose its response while set.
+    pub(crate) lose_reserve: Arc<AtomicBool>,
     /// The orders database.
     pub(crate) orders_db: String,
     cart_url: String,
@@ -94,10 +156,14 @@ pub(crate) struct App {
 pub(crate) async fn spawn(db: &TestDb) -> App {
     let mut catalog_config = shop_catalog::Config::with_database_url(db.fresh_url().await);
     catalog_config.seed_demo = false;
-    let catalog = shop_catalog::service(&catalog_config)
-        .await
-        .expect("catalog");
-    let catalog = TestServer::start(Routes::new(catalog)).await;
+    let lose_reserve = Arc::new(AtomicBool::new(false));
+    let catalog = FlakyCatalog {
+        inner: shop_catalog::Catalog::open(&catalog_config)
+            .await
+            .expect("catalog"),
+        lose_reserve: lose_reserve.clone(),
+    };
+    let catalog = TestServer::start(Routes::new(CatalogServiceServer::new(catalog))).await;
 
     let cart_config = shop_cart::Config::with_database_url(db.fresh_url().await);
     let upstream = shop_cart::upstream::lazy(&catalog.url()).expect("url");
@@ -118,6 +184,7 @@ pub(crate) async fn spawn(db: &TestDb) -> App {
         orders: OrderServiceClient::new(orders.channel.clone()),
         handle,
         fail_empty_cart,
+        lose_reserve,
         orders_db,
         cart_url: cart.url(),
         catalog_url: catalog.url(),

@@ -15,6 +15,7 @@ shop_common::engine_tests!(
     an_empty_cart_places_nothing,
     short_stock_mid_order_reserves_nothing,
     compensates_when_a_later_step_fails,
+    compensates_a_reservation_whose_response_was_lost,
     concurrent_orders_sell_exactly_the_stock,
     rejects_bad_create_requests,
 );
@@ -170,6 +171,27 @@ async fn compensates_when_a_later_step_fails(db: TestDb) {
     assert_eq!(app.stock(&a).await, 3);
     let report = app.handle.sweep(None).await.unwrap();
     assert_eq!((report.failed, report.released), (0, 0));
+}
+
+/// When the catalog reserves but its answer is lost, the order releases the reservation it
+/// cannot see, leaves no order and a full cart, and a retry with the same request id
+/// succeeds.
+async fn compensates_a_reservation_whose_response_was_lost(db: TestDb) {
+    let mut app = spawn(&db).await;
+    let a = app.product("A", 100, 4).await;
+    let ann = Caller::customer("ann");
+    app.add(&ann, &a, 3).await;
+    app.lose_reserve.store(true, Ordering::SeqCst);
+    let err = app.create(&ann, "r").await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(app.stock(&a).await, 4);
+    assert!(app.list(&ann).await.is_empty());
+    assert_eq!(app.cart_lines(&ann).await, [(a.clone(), 3)]);
+
+    app.lose_reserve.store(false, Ordering::SeqCst);
+    let order = app.create(&ann, "r").await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Confirmed);
+    assert_eq!(app.stock(&a).await, 1);
 }
 
 /// Eight users order the last three units at once: exactly three orders are confirmed, the
