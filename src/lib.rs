@@ -8,9 +8,11 @@
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of every contract.
 //! - [`server`]: the production server builder and its lifecycle seams.
 //! - [`auth`]: caller identity and access policy.
+//! - [`telemetry`]: logs, trace spans per call, OTLP export.
 
 pub mod auth;
 pub mod contracts;
 pub mod server;
+pub mod telemetry;
 
 pub use contracts::FILE_DESCRIPTOR_SET;
