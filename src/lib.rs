@@ -12,10 +12,15 @@
 //! - [`metrics`]: the Prometheus registry handle and the gRPC metric families.
 //! - [`auth`]: caller identity and access policy.
 //! - [`telemetry`]: logs, trace spans per call, OTLP export.
+//! - [`client`]: the balanced, health-aware, retrying client channel.
+//! - [`discovery`]: where a client's endpoints come from (static, DNS, registry), and the
+//!   registry announcer servers use.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod contracts;
+pub mod discovery;
 pub mod error;
 pub mod metrics;
 pub mod server;

@@ -1,0 +1,330 @@
+//! The balanced client: one clonable channel for a logical service, usable by every
+//! generated tonic client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use protomesh::client::BalancedChannel;
+//! use protomesh::contracts::shop::catalog::v1::{
+//!     GetProductRequest, catalog_service_client::CatalogServiceClient,
+//! };
+//!
+//! let channel = BalancedChannel::builder("registry://catalog")
+//!     .registry("127.0.0.1:50051")
+//!     .build()?;
+//! let mut catalog = CatalogServiceClient::new(channel);
+//! let product = catalog
+//!     .get_product(GetProductRequest { product_id: "p-1".into() })
+//!     .await?;
+//! # drop(product); Ok(()) }
+//! ```
+//!
+//! Each call goes: discovery source -> endpoint set (one lazily connected tonic `Channel`
+//! per address) -> active health (each endpoint's grpc.health.v1 `Watch`) -> balancer (P2C
+//! over peak-EWMA by default, round-robin, or ring hash) -> passive outlier ejection ->
+//! retries on another endpoint, only for methods the contract marks idempotent, within a
+//! retry budget -> deadline propagation (`grpc-timeout` from the task's deadline) -> the
+//! request hook (trace-context injection).
+//!
+//! # Hooks for the rest of the kit
+//! - Trace context: `.request_hook(f)` runs `f(&mut HeaderMap)` on every attempt (give it the
+//!   telemetry module's `inject_current_context`), or wrap the channel in a client tracing
+//!   layer before handing it to the generated client.
+//! - Metrics: `.observer(Arc<dyn CallObserver>)` is told about every attempt (method,
+//!   endpoint, code, latency), for the `grpc_client_*` families.
+//! - Deadlines: a server stack that knows a call's deadline runs the handler inside
+//!   [`deadline::scope`] (or installs [`deadline::DeadlineLayer`]); handlers can also use
+//!   [`deadline::propagate`] with their incoming request.
+//!
+//! # Layout
+//! - [`config`]: [`ClientConfig`], [`Balancer`] and the defaults.
+//! - [`deadline`]: the task-local deadline and the server-side [`deadline::DeadlineLayer`].
+//! - [`policy`]: idempotency per method from descriptor sets.
+//! - `set`, `endpoint`, `health`: the live endpoint set and each endpoint's state.
+//! - `pick`, `ring`, `ewma`, `outlier`: balancing and ejection.
+//! - `call`: one call with its retries.
+
+mod call;
+pub mod config;
+pub mod deadline;
+mod endpoint;
+mod ewma;
+mod health;
+mod outlier;
+mod pick;
+pub mod policy;
+mod ring;
+mod set;
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, atomic::AtomicUsize},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+use tonic::body::Body;
+use tower::{Service, retry::budget::TpsBudget};
+
+pub use call::{BoxError, CallStats};
+pub use config::{Balancer, ClientConfig};
+pub use endpoint::{EndpointStatus, Health};
+pub use policy::{MethodPolicies, MethodPolicy};
+pub use ring::hash as hash_key_of;
+
+use crate::discovery::{self, Discover, DiscoveryError, Target};
+use call::{Counters, Shared};
+use set::EndpointSet;
+
+/// Called on every attempt's request headers just before it is sent, such as to inject
+/// W3C trace context (`traceparent`).
+pub type RequestHook = Arc<dyn Fn(&mut http::HeaderMap) + Send + Sync + 'static>;
+
+/// Computes the consistent-hash key of a call from its request headers (metadata); `None`
+/// means no affinity (the call is balanced by P2C).
+pub type HashKey = Arc<dyn Fn(&http::HeaderMap) -> Option<u64> + Send + Sync + 'static>;
+
+/// Observes every attempt, for client metrics (`grpc_client_*` per method and endpoint).
+pub trait CallObserver: Send + Sync + 'static {
+    /// One attempt ended: the gRPC path, the endpoint address, the status code from the
+    /// response headers (`None` for a transport error; OK when the status comes later in
+    /// trailers) and the time to the response headers.
+    fn on_attempt(
+        &self,
+        method: &str,
+        endpoint: &str,
+        code: Option<tonic::Code>,
+        latency: Duration,
+    );
+}
+
+/// What can go wrong building a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The target or the registry address is invalid.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// An extra descriptor set does not decode.
+    #[error("invalid descriptor set: {0}")]
+    Descriptors(#[from] prost_reflect::DescriptorError),
+}
+
+/// Builds a [`BalancedChannel`] from a target string and options.
+pub struct ClientBuilder {
+    target: String,
+    config: ClientConfig,
+    descriptor_sets: Vec<Vec<u8>>,
+    discover: Option<Box<dyn Discover>>,
+    hook: Option<RequestHook>,
+    observer: Option<Arc<dyn CallObserver>>,
+    hash_key: Option<HashKey>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("target", &self.target)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder for `target`: `registry://service`, `dns://name:port` or
+    /// `static://host:port,host:port`.
+    pub fn new(target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            config: ClientConfig::default(),
+            descriptor_sets: Vec::new(),
+            discover: None,
+            hook: None,
+            observer: None,
+            hash_key: None,
+        }
+    }
+
+    /// Replaces every setting at once.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Picks the balancer (default P2C over peak-EWMA).
+    pub fn balancer(mut self, balancer: Balancer) -> Self {
+        self.config.balancer = balancer;
+        self
+    }
+
+    /// The registry address for `registry://` targets.
+    pub fn registry(mut self, address: impl Into<String>) -> Self {
+        self.config.discovery.registry_address = address.into();
+        self
+    }
+
+    /// Adds an encoded descriptor set whose methods' idempotency levels count too
+    /// (`protomesh::FILE_DESCRIPTOR_SET` is always read).
+    pub fn descriptors(mut self, set: impl Into<Vec<u8>>) -> Self {
+        self.descriptor_sets.push(set.into());
+        self
+    }
+
+    /// Uses this discovery source instead of the one the target names (the target string is
+    /// then only a label).
+    pub fn discover(mut self, source: Box<dyn Discover>) -> Self {
+        self.discover = Some(source);
+        self
+    }
+
+    /// Sets the hook run on each attempt's headers (trace-context injection).
+    pub fn request_hook(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap) + Send + Sync + 'static,
+    ) -> Self {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Computes ring-hash keys with `key` instead of hashing the
+    /// [`ClientConfig::hash_header`] value.
+    pub fn hash_key(
+        mut self,
+        key: impl Fn(&http::HeaderMap) -> Option<u64> + Send + Sync + 'static,
+    ) -> Self {
+        self.hash_key = Some(Arc::new(key));
+        self
+    }
+
+    /// Sets the observer told about each attempt (client metrics).
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Builds the client and starts discovery. Must be called within a tokio runtime.
+    pub fn build(self) -> Result<BalancedChannel, ClientError> {
+        let source = match self.discover {
+            Some(source) => source,
+            None => discovery::source(&Target::parse(&self.target)?, &self.config.discovery)?,
+        };
+        let sets = std::iter::once(crate::FILE_DESCRIPTOR_SET)
+            .chain(self.descriptor_sets.iter().map(Vec::as_slice));
+        let policies = MethodPolicies::from_descriptor_sets(sets)?;
+        let config = Arc::new(self.config);
+        let set = Arc::new(EndpointSet::new(config.clone()));
+        let budget = TpsBudget::new(
+            config.retry_budget_ttl,
+            config.retry_min_per_sec,
+            config.retry_percent,
+        );
+        let task = {
+            let set = set.clone();
+            let mut changes = source.changes();
+            tokio::spawn(async move {
+                while let Some(change) = changes.next().await {
+                    set.apply(change);
+                }
+            })
+        };
+        Ok(BalancedChannel {
+            shared: Arc::new(Shared {
+                target: self.target,
+                config,
+                set,
+                policies,
+                budget,
+                next: AtomicUsize::new(0),
+                counters: Counters::default(),
+                hook: self.hook,
+                observer: self.observer,
+                hash_key: self.hash_key,
+            }),
+            _discovery: Arc::new(AbortOnDrop(task)),
+        })
+    }
+}
+
+/// Aborts the discovery task when the last clone of a client goes.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A balanced, health-aware, retrying channel to one logical service. Cheap to clone; pass
+/// it to any generated client: `CatalogServiceClient::new(channel)`.
+#[derive(Clone)]
+pub struct BalancedChannel {
+    shared: Arc<Shared>,
+    _discovery: Arc<AbortOnDrop>,
+}
+
+impl fmt::Debug for BalancedChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BalancedChannel")
+            .field("target", &self.shared.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BalancedChannel {
+    /// Starts building a client for `target`.
+    pub fn builder(target: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(target)
+    }
+
+    /// The target this client was built for.
+    pub fn target(&self) -> &str {
+        &self.shared.target
+    }
+
+    /// Every known endpoint and its state, sorted by id.
+    pub fn endpoints(&self) -> Vec<EndpointStatus> {
+        self.shared.set.statuses()
+    }
+
+    /// The ids of the endpoints new calls can go to, sorted.
+    pub fn ready_endpoints(&self) -> Vec<String> {
+        self.endpoints()
+            .into_iter()
+            .filter(EndpointStatus::is_ready)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    /// Waits until `condition` holds for the endpoint set (checked on every membership or
+    /// health change).
+    pub async fn wait_for(&self, mut condition: impl FnMut(&[EndpointStatus]) -> bool) {
+        let mut changes = self.shared.set.subscribe();
+        while !condition(&self.endpoints()) {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// What this client (all its clones) has done so far.
+    pub fn stats(&self) -> CallStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Service<http::Request<Body>> for BalancedChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        Box::pin(self.shared.clone().dispatch(request))
+    }
+}

@@ -1,0 +1,294 @@
+//! One call through the balanced client: pick, send, classify, maybe retry elsewhere.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, request::Parts};
+use http_body_util::{BodyExt, Full};
+use tokio::time::Instant;
+use tonic::{Code, Status, body::Body};
+use tower::{
+    Service,
+    retry::budget::{Budget, TpsBudget},
+};
+
+use super::{
+    CallObserver, ClientConfig, HashKey, RequestHook,
+    deadline::{self, GRPC_TIMEOUT},
+    endpoint::Endpoint,
+    outlier::OutlierPolicy,
+    pick::pick,
+    policy::MethodPolicies,
+    ring,
+    set::EndpointSet,
+};
+
+/// The boxed error a balanced client returns (a `tonic::Status` inside).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Counters of what a balanced client did, for tests and debugging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Calls made through the client.
+    pub calls: u64,
+    /// Attempts sent to endpoints (calls plus retries).
+    pub attempts: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Retries wanted but refused by the retry budget.
+    pub budget_exhausted: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    calls: AtomicU64,
+    attempts: AtomicU64,
+    retries: AtomicU64,
+    budget_exhausted: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> CallStats {
+        CallStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            attempts: self.attempts.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            budget_exhausted: self.budget_exhausted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything a call needs, shared by all clones of a client.
+pub(crate) struct Shared {
+    pub(crate) target: String,
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) set: Arc<EndpointSet>,
+    pub(crate) policies: MethodPolicies,
+    pub(crate) budget: TpsBudget,
+    pub(crate) next: AtomicUsize,
+    pub(crate) counters: Counters,
+    pub(crate) hook: Option<RequestHook>,
+    pub(crate) observer: Option<Arc<dyn CallObserver>>,
+    pub(crate) hash_key: Option<HashKey>,
+}
+
+/// How one attempt ended.
+enum Outcome {
+    /// An answer other than UNAVAILABLE: done.
+    Answered,
+    /// The endpoint answered UNAVAILABLE.
+    Unavailable,
+    /// The connection could not be made: the request was never sent.
+    ConnectFailed,
+    /// The connection failed while the request was in flight.
+    Broken,
+}
+
+fn classify(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Outcome {
+    match result {
+        Ok(response) => {
+            let unavailable = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+                == Some(Code::Unavailable as i32);
+            if unavailable {
+                Outcome::Unavailable
+            } else {
+                Outcome::Answered
+            }
+        }
+        Err(error) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(e) = source {
+                if e.is::<tonic::ConnectError>() {
+                    return Outcome::ConnectFailed;
+                }
+                source = e.source();
+            }
+            Outcome::Broken
+        }
+    }
+}
+
+fn grpc_status(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Option<Code> {
+    let response = result.as_ref().ok()?;
+    let code = match response.headers().get("grpc-status") {
+        Some(value) => value.to_str().ok()?.parse::<i32>().ok()?,
+        None => 0,
+    };
+    Some(Code::from_i32(code))
+}
+
+fn rebuild(parts: &Parts, body: Body) -> http::Request<Body> {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    *request.extensions_mut() = parts.extensions.clone();
+    request
+}
+
+fn boxed(status: Status) -> BoxError {
+    Box::new(status)
+}
+
+impl Shared {
+    /// Waits until an endpoint can be picked, up to the wait-for-ready time or the deadline.
+    async fn wait_and_pick(
+        &self,
+        key: Option<u64>,
+        tried: &[Arc<Endpoint>],
+        deadline: Option<Instant>,
+    ) -> Result<Arc<Endpoint>, BoxError> {
+        let snapshot = self.set.snapshot();
+        if let Some(endpoint) = pick(&snapshot, self.config.balancer, key, tried, &self.next) {
+            return Ok(endpoint);
+        }
+        // Nothing ready: subscribe, then look again (a change between the first look and the
+        // subscription is not lost), and wait for changes.
+        let mut changes = self.set.subscribe();
+        let mut until = Instant::now() + self.config.wait_for_ready;
+        if let Some(deadline) = deadline {
+            until = until.min(deadline);
+        }
+        loop {
+            let snapshot = self.set.snapshot();
+            if let Some(endpoint) = pick(&snapshot, self.config.balancer, key, tried, &self.next) {
+                return Ok(endpoint);
+            }
+            match tokio::time::timeout_at(until, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => {
+                    return Err(boxed(Status::unavailable(format!(
+                        "{}: no ready endpoint ({} known)",
+                        self.target,
+                        snapshot.endpoints.len()
+                    ))));
+                }
+            }
+        }
+    }
+
+    /// Sends one call, retrying where the contract and the budget allow.
+    pub(crate) async fn dispatch(
+        self: Arc<Self>,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, BoxError> {
+        let policy = self.policies.get(request.uri().path());
+        let replayable = policy.is_some_and(|p| !p.client_streaming);
+        let idempotent = policy.is_some_and(|p| p.idempotent);
+        let deadline = match (
+            deadline::current(),
+            deadline::from_headers(request.headers()),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let key = match &self.hash_key {
+            Some(key) => key(request.headers()),
+            None => request
+                .headers()
+                .get(self.config.hash_header.as_str())
+                .map(|v| ring::hash(v.as_bytes())),
+        };
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        self.budget.deposit();
+
+        let (parts, body) = request.into_parts();
+        let (mut once, replay): (Option<Body>, Option<Bytes>) = if replayable {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|status| boxed(Status::internal(format!("request body: {status}"))))?
+                .to_bytes();
+            (None, Some(bytes))
+        } else {
+            (Some(body), None)
+        };
+
+        let outlier = OutlierPolicy {
+            failures: self.config.outlier_failures,
+            base: self.config.outlier_base_ejection,
+            max: self.config.outlier_max_ejection,
+        };
+        let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+        let mut retries = 0;
+        loop {
+            let endpoint = self.wait_and_pick(key, &tried, deadline).await?;
+            let body = match (&replay, once.take()) {
+                (Some(bytes), _) => Body::new(Full::new(bytes.clone())),
+                (None, Some(body)) => body,
+                (None, None) => Body::empty(),
+            };
+            let mut request = rebuild(&parts, body);
+            if let Some(deadline) = deadline {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(boxed(Status::deadline_exceeded(format!(
+                        "{}: deadline passed before the call was sent",
+                        self.target
+                    ))));
+                }
+                if let Ok(value) = HeaderValue::from_str(&deadline::format_timeout(remaining)) {
+                    request.headers_mut().insert(GRPC_TIMEOUT, value);
+                }
+            }
+            if let Some(hook) = &self.hook {
+                hook(request.headers_mut());
+            }
+
+            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let result = {
+                let _in_flight = endpoint.start_call();
+                let mut channel = endpoint.channel.clone();
+                match std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
+                    Ok(()) => channel.call(request).await,
+                    Err(error) => Err(error),
+                }
+            };
+            let latency = started.elapsed();
+            if let Some(observer) = &self.observer {
+                let path = parts.uri.path();
+                observer.on_attempt(path, &endpoint.address, grpc_status(&result), latency);
+            }
+
+            let outcome = classify(&result);
+            if let Outcome::Answered = outcome {
+                endpoint.record_success(latency, Instant::now());
+                return result.map_err(|e| boxed(Status::unavailable(e.to_string())));
+            }
+            if let Some(time) = endpoint.record_failure(outlier, Instant::now()) {
+                tracing::info!(target = %self.target, endpoint = %endpoint.id, ?time, "endpoint ejected");
+            }
+            let retryable = match outcome {
+                Outcome::ConnectFailed => replayable,
+                _ => replayable && idempotent,
+            };
+            let in_time = deadline.is_none_or(|d| Instant::now() < d);
+            if retryable && retries < self.config.max_retries && in_time {
+                if self.budget.withdraw() {
+                    retries += 1;
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tried.push(endpoint);
+                    continue;
+                }
+                self.counters
+                    .budget_exhausted
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            return result.map_err(|error| {
+                boxed(Status::unavailable(format!(
+                    "{}: endpoint {}: {error}",
+                    self.target, endpoint.id
+                )))
+            });
+        }
+    }
+}
