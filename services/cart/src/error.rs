@@ -36,7 +36,7 @@ pub enum Error {
         url: String,
         /// Why.
         #[source]
-        source: tonic::transport::Error,
+        source: protomesh::client::ClientError,
     },
     /// Opening or migrating the database failed.
     #[error(transparent)]

@@ -1,20 +1,32 @@
 //! The cart's one upstream, the catalog, and the channel type it is reached through.
 //!
-//! Swap [`Upstream`] for the kit's balanced client here, and nowhere else.
 
-use tonic::transport::{Channel, Endpoint};
+use protomesh::client::BalancedChannel;
 
 use crate::Error;
 
 /// The channel the cart calls the catalog through.
-pub type Upstream = Channel;
+pub type Upstream = BalancedChannel;
 
-/// A channel to `url` that connects on first use (and reconnects after failures).
+/// A balanced channel to `url` (`http://host:port`, or any kit target such as
+/// `static://a:1,b:2` or `dns://name:port`); endpoints connect on first use.
 pub fn lazy(url: &str) -> Result<Upstream, Error> {
-    Ok(Endpoint::from_shared(url.to_owned())
-        .map_err(|source| Error::BadUpstreamUrl {
-            url: url.to_owned(),
-            source,
-        })?
-        .connect_lazy())
+    balanced(url, None)
+}
+
+/// A balanced channel to `target`, through the kit's client: `registry://catalog` (with the
+/// registry's address), `dns://name:port`, `static://a:1,b:2`, or `http://host:port`.
+pub fn balanced(target: &str, registry: Option<&str>) -> Result<Upstream, Error> {
+    let kit_target = match target.strip_prefix("http://") {
+        Some(address) => format!("static://{}", address.trim_end_matches('/')),
+        None => target.to_owned(),
+    };
+    let mut builder = BalancedChannel::builder(kit_target);
+    if let Some(registry) = registry {
+        builder = builder.registry(registry);
+    }
+    builder.build().map_err(|source| Error::BadUpstreamUrl {
+        url: target.to_owned(),
+        source,
+    })
 }
