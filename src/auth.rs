@@ -30,6 +30,7 @@
 //! - [`policy`]: the per-method policy table read from the contracts.
 //! - [`layer`]: the tower layer that enforces it.
 //! - [`error`]: why a token, key or policy was refused.
+//! - [`roles`]: the role names.
 
 pub mod error;
 pub mod keys;
@@ -37,6 +38,16 @@ pub mod layer;
 pub mod policy;
 pub mod principal;
 pub mod token;
+
+/// The role names the contracts' policies use and tokens carry.
+pub mod roles {
+    /// A shopper (users' `ROLE_CUSTOMER`).
+    pub const CUSTOMER: &str = "customer";
+    /// A shop administrator (users' `ROLE_ADMIN`): creates products, changes prices.
+    pub const ADMIN: &str = "admin";
+    /// A service calling another on its own behalf, such as orders reserving stock.
+    pub const SERVICE: &str = "service";
+}
 
 pub use error::{AuthError, KeyError, PolicyError};
 pub use keys::{PublicKey, SigningKey};

@@ -11,11 +11,13 @@
 //! - [`client`]: the balanced, health-aware, retrying client channel.
 //! - [`discovery`]: where a client's endpoints come from (static, DNS, registry), and the
 //!   registry announcer servers use.
+//! - [`telemetry`]: logs, trace spans per call, OTLP export.
 
 pub mod auth;
 pub mod client;
 pub mod contracts;
 pub mod discovery;
 pub mod server;
+pub mod telemetry;
 
 pub use contracts::FILE_DESCRIPTOR_SET;

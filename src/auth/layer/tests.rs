@@ -324,3 +324,37 @@ fn authorize_decisions() {
         "this method needs one of the roles \"a\", \"b\""
     );
 }
+
+/// The layer stacks under the server trace layer on a real tonic server (the kit's order:
+/// trace outside, auth inside) and still refuses and admits as declared.
+#[tokio::test]
+async fn composes_with_the_trace_layer() {
+    let issuer = Issuer::new(SigningKey::from_seed("k1", [1; 32]).unwrap(), "protomesh");
+    let auth = AuthLayer::new(
+        PolicyTable::protomesh().unwrap(),
+        Verifier::new(vec![issuer.public_key()]),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .layer(crate::telemetry::ServerTraceLayer::new())
+        .layer(auth)
+        .add_service(CatalogServiceServer::new(EchoCatalog))
+        .serve_with_incoming(TcpIncoming::from(listener));
+    tokio::spawn(server);
+    let mut client = CatalogServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let status = client
+        .create_product(catalog::CreateProductRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let token = issuer.issue("alice", &["admin"], HOUR).unwrap().token;
+    let request = with_auth(
+        catalog::CreateProductRequest::default(),
+        bearer(&token).as_deref(),
+    );
+    let product = client.create_product(request).await.unwrap().into_inner();
+    assert_eq!(product.product.unwrap().name, "alice");
+}

@@ -133,3 +133,53 @@ fn debug_hides_tokens() {
         .unwrap();
     assert!(!format!("{principal:?}").contains(&issued.token));
 }
+
+/// A verified token is remembered and answers the same from memory; a remembered token whose
+/// time is up is refused as expired and forgotten.
+#[test]
+fn cache_remembers_until_expiry() {
+    let issuer = issuer("k1", 1);
+    let verifier = Verifier::new(vec![issuer.public_key()]).with_leeway(Duration::ZERO);
+    let token = issuer.issue("u", &["admin"], HOUR).unwrap().token;
+    let fresh = verifier.verify(&token).unwrap();
+    assert_eq!(verifier.cache.lock().unwrap().entries.len(), 1);
+    assert_eq!(verifier.verify(&token).unwrap(), fresh);
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    verifier.cache.lock().unwrap().entries.insert(
+        "remembered".into(),
+        Verified {
+            subject: "u".into(),
+            roles: vec![],
+            exp: now - 5,
+        },
+    );
+    assert_eq!(verifier.verify("remembered"), Err(AuthError::Expired));
+    assert!(
+        !verifier
+            .cache
+            .lock()
+            .unwrap()
+            .entries
+            .contains_key("remembered")
+    );
+
+    // Failures are never remembered.
+    assert!(verifier.verify("not.a.jwt").is_err());
+    assert_eq!(verifier.cache.lock().unwrap().entries.len(), 1);
+}
+
+/// A service token carries the service role and the service's name.
+#[test]
+fn service_tokens() {
+    let issuer = issuer("k1", 1);
+    let token = issuer.issue_service_token("orders", HOUR).unwrap().token;
+    let principal = Verifier::new(vec![issuer.public_key()])
+        .verify(&token)
+        .unwrap();
+    assert_eq!(principal.subject, "orders");
+    assert!(principal.has_role(crate::auth::roles::SERVICE));
+}

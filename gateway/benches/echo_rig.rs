@@ -1,0 +1,150 @@
+//! The benchmark rig: the peers' echo contract (`peers.echo.v1.Echo/Say`, `POST /v1/echo`)
+//! served by the protomesh gateway, so `benches/peers.sh` can load it beside the peer rigs.
+//!
+//! ```text
+//! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway -> gRPC upstream at BACKEND
+//! echo_rig embedded ADDR             one tonic server: gRPC Echo + REST via RestLayer
+//! echo_rig upstream ADDR             a dynamic-message gRPC echo upstream
+//! ```
+//! Environment: `PEERS_PROTO` (default `/work/shared/peers/proto`), `PROTO_ROOT` (the
+//! project's `proto/`, for google/api), `RIG_RUNTIME=current` for a current-thread runtime.
+
+use std::{convert::Infallible, future::Future, pin::Pin, task::Poll};
+
+use http::{Request, Response};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
+use protomesh_gateway::{
+    Gateway, RestLayer, TranscodeSettings, Transcoder, Upstreams, codec::DynamicCodec, server,
+    upstream,
+};
+use tokio::net::TcpListener;
+
+fn pool() -> DescriptorPool {
+    let peers = std::env::var("PEERS_PROTO").unwrap_or_else(|_| "/work/shared/peers/proto".into());
+    let root = std::env::var("PROTO_ROOT")
+        .unwrap_or_else(|_| format!("{}/../proto", env!("CARGO_MANIFEST_DIR")));
+    let mut compiler = protox::Compiler::new([peers, root]).expect("include paths");
+    compiler.include_imports(true);
+    compiler
+        .open_files(["echo.proto"])
+        .expect("echo.proto compiles");
+    DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice()).expect("pool")
+}
+
+/// The dynamic echo service: replies with the message and a fixed server tag.
+#[derive(Clone)]
+struct Echo {
+    input: MessageDescriptor,
+    output: MessageDescriptor,
+}
+
+impl tonic::server::NamedService for Echo {
+    const NAME: &'static str = "peers.echo.v1.Echo";
+}
+
+impl tower::Service<Request<tonic::body::Body>> for Echo {
+    type Response = Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(DynamicCodec::new(this.input.clone()));
+            let output = this.output.clone();
+            let say = tower::service_fn(move |req: tonic::Request<DynamicMessage>| {
+                let mut reply = DynamicMessage::new(output.clone());
+                let message = req
+                    .get_ref()
+                    .get_field_by_name("message")
+                    .map(|v| v.into_owned());
+                reply.set_field_by_name("message", message.unwrap_or(Value::String(String::new())));
+                reply.set_field_by_name("server", Value::String("protomesh".into()));
+                async move { Ok::<_, tonic::Status>(tonic::Response::new(reply)) }
+            });
+            Ok(grpc.unary(say, request).await)
+        })
+    }
+}
+
+fn echo(pool: &DescriptorPool) -> Echo {
+    let method = pool
+        .get_service_by_name("peers.echo.v1.Echo")
+        .expect("Echo")
+        .methods()
+        .next()
+        .expect("Say");
+    Echo {
+        input: method.input(),
+        output: method.output(),
+    }
+}
+
+async fn main_async(args: Vec<String>) {
+    let mode = args.get(1).map(String::as_str).unwrap_or("");
+    let addr = args
+        .get(2)
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listener = TcpListener::bind(&addr).await.expect("bind");
+    let pool = pool();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match mode {
+        "standalone" => {
+            let backend = args
+                .get(3)
+                .cloned()
+                .unwrap_or_else(|| "127.0.0.1:50052".into());
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{backend}"))
+                .expect("backend uri")
+                .connect_lazy();
+            let transcoder = Transcoder::new(pool, TranscodeSettings::default()).expect("routes");
+            let gateway = Gateway::new(transcoder, Upstreams::single(upstream(channel)));
+            server::serve(listener, gateway, shutdown)
+                .await
+                .expect("serve");
+        }
+        "embedded" => {
+            let transcoder =
+                Transcoder::new(pool.clone(), TranscodeSettings::default()).expect("routes");
+            tonic::transport::Server::builder()
+                .accept_http1(true)
+                .layer(RestLayer::new(transcoder))
+                .add_service(echo(&pool))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    shutdown,
+                )
+                .await
+                .expect("serve");
+        }
+        "upstream" => {
+            tonic::transport::Server::builder()
+                .add_service(echo(&pool))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    shutdown,
+                )
+                .await
+                .expect("serve");
+        }
+        _ => eprintln!("usage: echo_rig standalone ADDR BACKEND | embedded ADDR | upstream ADDR"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut builder = if std::env::var("RIG_RUNTIME").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder.enable_all().build().expect("runtime");
+    runtime.block_on(main_async(args));
+}

@@ -1,0 +1,89 @@
+//! Embedded mode: the transcoder as a tower layer in front of a server's own gRPC stack, so
+//! one port serves gRPC and REST and every REST call runs through the same inner stack (auth,
+//! metrics, tracing) as a gRPC call: it is transcoded into an in-process gRPC request and
+//! handed to the inner service.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::ServiceExt as _;
+
+use crate::{
+    gateway::is_grpc,
+    transcoder::Transcoder,
+    upstream::{BoxError, upstream},
+};
+
+/// Wraps a gRPC service stack in [`RestOrGrpc`].
+#[derive(Debug, Clone)]
+pub struct RestLayer {
+    transcoder: Transcoder,
+}
+
+impl RestLayer {
+    /// A layer transcoding with `transcoder`.
+    pub fn new(transcoder: Transcoder) -> Self {
+        Self { transcoder }
+    }
+}
+
+impl<S> tower::Layer<S> for RestLayer {
+    type Service = RestOrGrpc<S>;
+
+    fn layer(&self, inner: S) -> RestOrGrpc<S> {
+        RestOrGrpc {
+            transcoder: self.transcoder.clone(),
+            inner,
+        }
+    }
+}
+
+/// gRPC requests go straight to `inner`; anything else is transcoded and sent to `inner` as a
+/// gRPC request.
+#[derive(Debug, Clone)]
+pub struct RestOrGrpc<S> {
+    transcoder: Transcoder,
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<Request<B>> for RestOrGrpc<S>
+where
+    S: tower::Service<Request<tonic::body::Body>, Response = Response<RB>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Each call drives its own clone of `inner` to readiness.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        let transcoder = self.transcoder.clone();
+        let request = request.map(tonic::body::Body::new);
+        Box::pin(async move {
+            if is_grpc(&request) {
+                let response = inner.oneshot(request).await.map_err(Into::into)?;
+                return Ok(response.map(tonic::body::Body::new));
+            }
+            Ok(transcoder.handle(request, |_| Some(upstream(inner))).await)
+        })
+    }
+}

@@ -1,0 +1,418 @@
+//! The transcoder: one REST request in, one gRPC call to an upstream, one REST response out.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited};
+use prost_reflect::DescriptorPool;
+use tonic::{Extensions, client::Grpc};
+
+use crate::{
+    Error,
+    codec::DynamicCodec,
+    config::TranscodeSettings,
+    cors::CorsSettings,
+    headers, openapi,
+    ratelimit::Limiter,
+    router::Match,
+    routes::{BodyRule, Route, RouteTable},
+    status::{self, StatusRenderer},
+    stream::{self, Framing},
+    upstream::Upstream,
+};
+
+/// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
+#[derive(Debug)]
+struct Failure {
+    http: StatusCode,
+    status: tonic::Status,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(status: tonic::Status) -> Self {
+        Self {
+            http: status::http_status(status.code()),
+            status,
+            retry_after: None,
+        }
+    }
+}
+
+impl Failure {
+    fn http(http: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            http,
+            status: tonic::Status::new(status::grpc_code(http), message),
+            retry_after: None,
+        }
+    }
+}
+
+/// The route table, descriptors and settings, shared by every request (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Transcoder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: DescriptorPool,
+    table: RouteTable,
+    renderer: StatusRenderer,
+    openapi: Bytes,
+    settings: TranscodeSettings,
+    ids: headers::RequestIds,
+    limiter: Option<Limiter>,
+}
+
+/// One exposed binding, for listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The HTTP method.
+    pub http_method: Method,
+    /// The path template as written.
+    pub template: String,
+    /// The gRPC method's full name.
+    pub grpc_method: String,
+}
+
+impl Transcoder {
+    /// Builds the route table from `pool`; fails on a bad or conflicting rule.
+    pub fn new(pool: DescriptorPool, settings: TranscodeSettings) -> Result<Self, Error> {
+        let pool = status::with_rpc_types(pool).map_err(|e| Error::Descriptors(e.to_string()))?;
+        let table = RouteTable::build(&pool)?;
+        let renderer = StatusRenderer::new(&pool)
+            .ok_or_else(|| Error::Descriptors("google.rpc.Status missing".into()))?;
+        let openapi = Bytes::from(openapi::document(&table).to_string());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                table,
+                renderer,
+                openapi,
+                limiter: settings.rate_limit.map(Limiter::new),
+                settings,
+                ids: headers::RequestIds::new(),
+            }),
+        })
+    }
+
+    /// The transcoder for every contract compiled into protomesh.
+    pub fn compiled(settings: TranscodeSettings) -> Result<Self, Error> {
+        let pool = DescriptorPool::decode(protomesh::FILE_DESCRIPTOR_SET)
+            .map_err(|e| Error::Descriptors(e.to_string()))?;
+        Self::new(pool, settings)
+    }
+
+    /// Every exposed binding.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.inner
+            .table
+            .routes
+            .iter()
+            .map(|r| RouteInfo {
+                http_method: r.http_method.clone(),
+                template: r.template_text.clone(),
+                grpc_method: r.method.full_name().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The descriptors served: the upstreams' contracts plus the `google.rpc` error model.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.inner.pool
+    }
+
+    /// The OpenAPI 3.1 document of every route, as JSON.
+    pub fn openapi_json(&self) -> Bytes {
+        self.inner.openapi.clone()
+    }
+
+    /// Serves one REST request, calling the upstream `upstream_for` picks by service name.
+    pub async fn handle(
+        &self,
+        request: Request<tonic::body::Body>,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Response<tonic::body::Body> {
+        let (parts, body) = request.into_parts();
+        let (metadata, request_id) = headers::request_metadata(&parts.headers, &self.inner.ids);
+        let cors = self.inner.settings.cors.as_ref();
+        let origin = cors.and_then(|c| c.allowed_origin(&parts.headers)).cloned();
+        let result = match self.admit(&parts) {
+            Err(failure) => Err(failure),
+            Ok(()) => match (cors, &origin) {
+                (Some(cors), Some(origin))
+                    if CorsSettings::is_preflight(&parts.method, &parts.headers) =>
+                {
+                    self.preflight(cors, origin, &parts)
+                }
+                _ => self.serve(&parts, body, metadata, upstream_for).await,
+            },
+        };
+        let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
+        if let (Some(cors), Some(origin)) = (cors, &origin) {
+            cors.response_headers(origin, response.headers_mut());
+        }
+        response
+            .headers_mut()
+            .insert(headers::REQUEST_ID, request_id);
+        response
+    }
+
+    /// Applies the per-client rate limit.
+    fn admit(&self, parts: &http::request::Parts) -> Result<(), Failure> {
+        let (Some(limiter), Some(client)) = (&self.inner.limiter, peer_ip(&parts.extensions))
+        else {
+            return Ok(());
+        };
+        limiter.check(client).map_err(|wait| {
+            let status = tonic::Status::resource_exhausted("rate limit exceeded; retry later");
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            Failure {
+                retry_after: Some(secs),
+                ..Failure::from(status)
+            }
+        })
+    }
+
+    /// Answers a CORS preflight for a route that exists with the requested method.
+    fn preflight(
+        &self,
+        cors: &CorsSettings,
+        origin: &HeaderValue,
+        parts: &http::request::Parts,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let requested = parts
+            .headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+            .ok_or_else(|| {
+                Failure::http(StatusCode::BAD_REQUEST, "bad Access-Control-Request-Method")
+            })?;
+        match self.inner.table.router.find(&requested, parts.uri.path()) {
+            Match::Found { .. } => {
+                let mut response = Response::new(tonic::body::Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                cors.preflight_headers(origin, &requested, response.headers_mut());
+                Ok(response)
+            }
+            Match::MethodNotAllowed => Err(Failure::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+            )),
+            Match::NotFound => Err(Failure::http(StatusCode::NOT_FOUND, "no such route")),
+        }
+    }
+
+    async fn serve(
+        &self,
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+        metadata: tonic::metadata::MetadataMap,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let inner = &*self.inner;
+        let path = parts.uri.path();
+        if parts.method == Method::GET && inner.settings.openapi_path.as_deref() == Some(path) {
+            return Ok(json_response(StatusCode::OK, inner.openapi.clone()));
+        }
+        let (route, values) = match inner.table.router.find(&parts.method, path) {
+            Match::Found { route, values } => (&inner.table.routes[route], values),
+            Match::MethodNotAllowed => {
+                return Err(Failure::http(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{} not allowed on {path}", parts.method),
+                ));
+            }
+            Match::NotFound => {
+                return Err(Failure::http(
+                    StatusCode::NOT_FOUND,
+                    format!("no route for {path}"),
+                ));
+            }
+        };
+        let result = self
+            .call_route(route, &values, parts, body, metadata, upstream_for)
+            .await;
+        let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
+        response.extensions_mut().insert(route.label.clone());
+        Ok(response)
+    }
+
+    /// Transcodes and makes the call of one matched route.
+    async fn call_route(
+        &self,
+        route: &Route,
+        values: &[String],
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+        metadata: tonic::metadata::MetadataMap,
+        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let inner = &*self.inner;
+        let bytes = self.read_body(route, parts, body).await?;
+        let message = crate::transcode::request(
+            route,
+            values,
+            parts.uri.query(),
+            &bytes,
+            inner.settings.discard_unknown_fields,
+        )?;
+        let service = route.method.parent_service().full_name().to_owned();
+        let upstream = upstream_for(&service)
+            .ok_or_else(|| tonic::Status::unavailable(format!("no upstream for {service}")))?;
+        let mut grpc = Grpc::new(upstream);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
+        let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
+        let timeout = match parts.headers.get("grpc-timeout") {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(headers::parse_timeout)
+                    .ok_or_else(|| {
+                        status::bad_field("Grpc-Timeout", "not a gRPC timeout such as 5S or 100m")
+                    })?,
+            ),
+            None => inner
+                .settings
+                .method_timeouts
+                .get(route.method.full_name())
+                .copied()
+                .or(inner.settings.default_timeout),
+        };
+        if let Some(timeout) = timeout {
+            call.set_timeout(timeout);
+        }
+        let codec = DynamicCodec::new(route.method.output());
+        if route.server_streaming() {
+            let reply = grpc
+                .server_streaming(call, route.grpc_path.clone(), codec)
+                .await?;
+            let (meta, messages, _) = reply.into_parts();
+            let framing = Framing::from_accept(parts.headers.get(header::ACCEPT));
+            let mut response =
+                stream::respond(route.clone(), inner.renderer.clone(), messages, framing);
+            headers::response_headers(&meta, response.headers_mut());
+            return Ok(response);
+        }
+        // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
+        // DEADLINE_EXCEEDED (tonic's channel reports its own client-side expiry as CANCELLED).
+        let unary = grpc.unary(call, route.grpc_path.clone(), codec);
+        let reply = match timeout {
+            Some(limit) => {
+                let started = tokio::time::Instant::now();
+                let expired =
+                    || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
+                match tokio::time::timeout(limit, unary).await {
+                    Err(_) => return Err(expired().into()),
+                    Ok(Err(status))
+                        if status.code() == tonic::Code::Cancelled
+                            && started.elapsed() >= limit =>
+                    {
+                        return Err(expired().into());
+                    }
+                    Ok(result) => result?,
+                }
+            }
+            None => unary.await?,
+        };
+        let (meta, message, _) = reply.into_parts();
+        let json = crate::transcode::response(route, &message)?;
+        let mut response = json_response(StatusCode::OK, Bytes::from(json));
+        headers::response_headers(&meta, response.headers_mut());
+        Ok(response)
+    }
+
+    async fn read_body(
+        &self,
+        route: &Route,
+        parts: &http::request::Parts,
+        body: tonic::body::Body,
+    ) -> Result<Bytes, Failure> {
+        let limit = self.inner.settings.max_body_bytes;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(Failure::http(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {limit} bytes"),
+            ));
+        }
+        if matches!(route.body, BodyRule::None) {
+            return Ok(Bytes::new());
+        }
+        if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
+            let kind = kind
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if !(kind == "application/json" || kind.ends_with("+json") || kind.is_empty()) {
+                return Err(Failure::http(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("content type {kind} is not JSON"),
+                ));
+            }
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Failure::http(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {limit} bytes"),
+            )),
+            Err(e) => Err(Failure::http(
+                StatusCode::BAD_REQUEST,
+                format!("reading body: {e}"),
+            )),
+        }
+    }
+
+    fn error_response(&self, failure: &Failure) -> Response<tonic::body::Body> {
+        if failure.http.is_server_error() {
+            tracing::warn!(code = ?failure.status.code(), message = failure.status.message(), "request failed");
+        } else {
+            tracing::debug!(code = ?failure.status.code(), message = failure.status.message(), "request refused");
+        }
+        let mut response = json_response(failure.http, self.inner.renderer.body(&failure.status));
+        headers::response_headers(failure.status.metadata(), response.headers_mut());
+        if let Some(secs) = failure.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// The client's address: from [`crate::server::PeerAddr`] (standalone) or tonic's connect info
+/// (embedded in a tonic server).
+fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    if let Some(peer) = extensions.get::<crate::server::PeerAddr>() {
+        return Some(peer.0.ip());
+    }
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.ip())
+}
+
+fn json_response(code: StatusCode, body: Bytes) -> Response<tonic::body::Body> {
+    let mut response = Response::new(tonic::body::Body::new(Full::new(body)));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,101 @@
+//! Which upstream serves which gRPC service. An upstream is any cloneable tower service of
+//! gRPC-over-HTTP requests (a `tonic::transport::Channel`, the kit's balanced client, or an
+//! in-process server stack in embedded mode), boxed once into [`Upstream`].
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tower::{ServiceExt as _, util::BoxCloneSyncService};
+
+/// The boxed error type of upstream services and bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The error of an [`Upstream`]: whatever the boxed service failed with.
+///
+/// A named type rather than `BoxError` itself keeps the call futures `Send`-checkable.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct UpstreamError(#[from] BoxError);
+
+/// A boxed, cloneable gRPC upstream.
+pub type Upstream = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    UpstreamError,
+>;
+
+/// Boxes any gRPC service into an [`Upstream`], e.g. `upstream(channel)`.
+pub fn upstream<S, B>(service: S) -> Upstream
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    BoxCloneSyncService::new(
+        service
+            .map_response(|response: http::Response<B>| response.map(tonic::body::Body::new))
+            .map_err(|e: S::Error| UpstreamError(e.into())),
+    )
+}
+
+/// gRPC service name (`shop.orders.v1.OrderService`) to upstream, with an optional fallback.
+#[derive(Clone, Default)]
+pub struct Upstreams {
+    by_service: HashMap<String, Upstream>,
+    fallback: Option<Upstream>,
+}
+
+impl std::fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstreams")
+            .field("services", &self.by_service.keys().collect::<Vec<_>>())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Upstreams {
+    /// No upstreams: every call fails UNAVAILABLE until some are added.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One upstream for every service.
+    pub fn single(upstream: Upstream) -> Self {
+        Self {
+            by_service: HashMap::new(),
+            fallback: Some(upstream),
+        }
+    }
+
+    /// Routes calls to `service` (a fully-qualified gRPC service name) to `upstream`.
+    pub fn with_service(mut self, service: impl Into<String>, upstream: Upstream) -> Self {
+        self.by_service.insert(service.into(), upstream);
+        self
+    }
+
+    /// Routes calls to services without their own entry to `upstream`.
+    pub fn with_fallback(mut self, upstream: Upstream) -> Self {
+        self.fallback = Some(upstream);
+        self
+    }
+
+    /// Whether `service` has its own entry.
+    pub fn has_service(&self, service: &str) -> bool {
+        self.by_service.contains_key(service)
+    }
+
+    /// The upstream for `service`.
+    pub fn get(&self, service: &str) -> Option<Upstream> {
+        self.by_service
+            .get(service)
+            .or(self.fallback.as_ref())
+            .cloned()
+    }
+}
