@@ -7,16 +7,22 @@
 //! - [`contracts`]: generated messages, clients and servers, one module per proto package.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of every contract.
 //! - [`server`]: the production server builder and its lifecycle seams.
+//! - [`config`]: layered, typed settings.
+//! - [`error`]: `tonic::Status` with google.rpc details, safe internal errors.
+//! - [`metrics`]: the Prometheus registry handle and the gRPC metric families.
 //! - [`auth`]: caller identity and access policy.
+//! - [`telemetry`]: logs, trace spans per call, OTLP export.
 //! - [`client`]: the balanced, health-aware, retrying client channel.
 //! - [`discovery`]: where a client's endpoints come from (static, DNS, registry), and the
 //!   registry announcer servers use.
-//! - [`telemetry`]: logs, trace spans per call, OTLP export.
 
 pub mod auth;
 pub mod client;
+pub mod config;
 pub mod contracts;
 pub mod discovery;
+pub mod error;
+pub mod metrics;
 pub mod server;
 pub mod telemetry;
 

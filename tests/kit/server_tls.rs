@@ -1,0 +1,139 @@
+//! TLS and mutual TLS, with certificates made in the test.
+
+use std::path::Path;
+
+use protomesh::{
+    config::{ServerConfig, TlsConfig},
+    contracts::protomesh::registry::v1::{
+        ListInstancesRequest, registry_service_client::RegistryServiceClient,
+    },
+};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::support::{TestServer, test_config};
+
+/// A certificate authority.
+struct Ca {
+    /// Its certificate, PEM.
+    pem: String,
+    /// Signs leaf certificates.
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    /// A new self-signed CA named `name`.
+    fn new(name: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let pem = params.self_signed(&key).unwrap().pem();
+        Self {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf certificate for `localhost` with `usage`; returns (cert PEM, key PEM).
+    fn leaf(&self, usage: ExtendedKeyUsagePurpose) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// One call over TLS trusting `ca`, presenting `identity` when given.
+async fn call(
+    addr: std::net::SocketAddr,
+    ca: &str,
+    identity: Option<(String, String)>,
+) -> Result<(), String> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name("localhost");
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    let channel = Channel::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    RegistryServiceClient::new(channel)
+        .list_instances(ListInstancesRequest::default())
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("call: {e}"))
+}
+
+/// With `client_ca` set, a client presenting a certificate from that CA is served; one with
+/// no certificate, or one from another CA, is refused.
+#[tokio::test]
+async fn mutual_tls_refuses_clients_without_a_valid_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("protomesh test ca");
+    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+    let config = ServerConfig {
+        tls: Some(TlsConfig {
+            cert: write(dir.path(), "server.pem", &cert),
+            key: write(dir.path(), "server.key", &key),
+            client_ca: Some(write(dir.path(), "ca.pem", &ca.pem)),
+        }),
+        ..test_config()
+    };
+    config.validate("server").unwrap();
+    let server = TestServer::start(config).await;
+
+    let valid = ca.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    assert_eq!(call(server.addr, &ca.pem, Some(valid)).await, Ok(()));
+    assert!(call(server.addr, &ca.pem, None).await.is_err());
+    let stranger = Ca::new("someone else").leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    assert!(call(server.addr, &ca.pem, Some(stranger)).await.is_err());
+    // A plaintext client gets nowhere either.
+    let plain = Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plain {
+        let result = RegistryServiceClient::new(channel)
+            .list_instances(ListInstancesRequest::default())
+            .await;
+        assert!(result.is_err());
+    }
+    server.stop().await.unwrap();
+}
+
+/// A TLS file that does not exist is reported by name before serving.
+#[tokio::test]
+async fn missing_tls_file_is_named() {
+    let config = ServerConfig {
+        tls: Some(TlsConfig {
+            cert: "/nonexistent/server.pem".into(),
+            key: "/nonexistent/server.key".into(),
+            client_ca: None,
+        }),
+        ..test_config()
+    };
+    let error = config.validate("server").unwrap_err();
+    assert_eq!(error.setting(), Some("server.tls.cert"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let served = protomesh::server::ServerBuilder::new(config)
+        .serve(listener, None, std::future::pending())
+        .await;
+    let message = served.unwrap_err().to_string();
+    assert!(message.contains("/nonexistent/server.pem"), "{message}");
+}
