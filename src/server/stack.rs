@@ -12,7 +12,9 @@ use super::{
     limit::MessageLimitLayer, methods::MethodTable, observe::MetricsLayer, shed::ShedLayer,
     timeout::DeadlineLayer,
 };
-use crate::{auth::AuthLayer, config::ServerConfig, metrics::ServerMetrics};
+use crate::{
+    auth::AuthLayer, config::ServerConfig, metrics::ServerMetrics, telemetry::ServerTraceLayer,
+};
 
 /// Wraps the routes (every registered service, health and reflection) in the stack. Requests
 /// pass the layers top to bottom; responses come back bottom to top.
@@ -27,11 +29,12 @@ pub(crate) fn stack(
 + Send
 + 'static {
     ServiceBuilder::new()
-        // TRACING — INSERTION POINT for `telemetry::ServerTraceLayer` (not on main yet):
-        // outermost, so the span covers every layer below and everything they log lands in
-        // it. Insert here `.map_response(|r: Response<_>| r.map(Body::new))` then
-        // `.layer(ServerTraceLayer::new())`, which keeps the stack's response body one type.
-        //
+        // One response body type out of the stack, whatever the layers below wrap it in.
+        .map_response(|response: Response<_>| response.map(Body::new))
+        // Tracing: outermost, so the call's span (parented by the caller's W3C trace
+        // context) covers every layer below, and everything they log lands in it; refused
+        // calls are traced too.
+        .layer(ServerTraceLayer::new())
         // Metrics: above everything that can refuse a call, so shed, timed-out and
         // unauthenticated calls are counted with their code like any other.
         .layer(MetricsLayer::new(metrics, methods.clone()))

@@ -8,6 +8,7 @@
 //! - `server_metrics`: `/metrics` counts by code (unary and streaming), `/healthz`, `/readyz`.
 //! - `server_limits`: deadlines, load shedding, message size.
 //! - `server_tls`: TLS and mutual TLS refusal.
+//! - `server_tracing`: every call opens a server span.
 //! - `config`: layering and errors naming the bad setting.
 
 mod config;
@@ -17,4 +18,5 @@ mod server_drain;
 mod server_limits;
 mod server_metrics;
 mod server_tls;
+mod server_tracing;
 mod support;

@@ -1,0 +1,2 @@
+-- A table for the database tests of shop-common.
+CREATE TABLE things (id TEXT PRIMARY KEY);
