@@ -26,9 +26,11 @@
 //! request hook (trace-context injection).
 //!
 //! # Hooks for the rest of the kit
-//! - Trace context: `.request_hook(f)` runs `f(&mut HeaderMap)` on every attempt (give it the
-//!   telemetry module's `inject_current_context`), or wrap the channel in a client tracing
-//!   layer before handing it to the generated client.
+//! - Trace context: by default every attempt carries the current span's `traceparent`
+//!   ([`crate::telemetry::propagation::inject_current_context`]) unless the request already
+//!   has one; for a client span per call wrap the channel:
+//!   `ClientTraceLayer::new().layer(channel)` ([`crate::telemetry::ClientTraceLayer`]).
+//!   `.request_hook(f)` replaces the default.
 //! - Metrics: `.observer(Arc<dyn CallObserver>)` is told about every attempt (method,
 //!   endpoint, code, latency), for the `grpc_client_*` families.
 //! - Deadlines: a server stack that knows a call's deadline runs the handler inside
@@ -179,7 +181,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the hook run on each attempt's headers (trace-context injection).
+    /// Sets the hook run on each attempt's headers. The default writes the current span's
+    /// W3C trace context (`traceparent`) when the request has none.
     pub fn request_hook(
         mut self,
         hook: impl Fn(&mut http::HeaderMap) + Send + Sync + 'static,
@@ -238,12 +241,20 @@ impl ClientBuilder {
                 budget,
                 next: AtomicUsize::new(0),
                 counters: Counters::default(),
-                hook: self.hook,
+                hook: Some(self.hook.unwrap_or_else(|| Arc::new(inject_trace_context))),
                 observer: self.observer,
                 hash_key: self.hash_key,
             }),
             _discovery: Arc::new(AbortOnDrop(task)),
         })
+    }
+}
+
+/// The default request hook: the current span's W3C trace context, unless the request
+/// already carries one (a client tracing layer around this channel wrote its own span's).
+fn inject_trace_context(headers: &mut http::HeaderMap) {
+    if !headers.contains_key("traceparent") {
+        crate::telemetry::propagation::inject_current_context(headers);
     }
 }
 
@@ -326,5 +337,25 @@ impl Service<http::Request<Body>> for BalancedChannel {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         Box::pin(self.shared.clone().dispatch(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default hook keeps a traceparent a tracing layer already wrote, and writes none
+    /// when there is no span context to send.
+    #[test]
+    fn default_hook_keeps_an_existing_traceparent() {
+        let value = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", value.parse().unwrap());
+        inject_trace_context(&mut headers);
+        assert_eq!(headers["traceparent"], value);
+
+        let mut empty = http::HeaderMap::new();
+        inject_trace_context(&mut empty);
+        assert!(empty.get("traceparent").is_none());
     }
 }

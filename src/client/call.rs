@@ -183,13 +183,19 @@ impl Shared {
         let policy = self.policies.get(request.uri().path());
         let replayable = policy.is_some_and(|p| !p.client_streaming);
         let idempotent = policy.is_some_and(|p| p.idempotent);
-        let deadline = match (
+        // The earliest of: the task's deadline, a server `Deadline` the caller copied into
+        // the outgoing request's extensions, and the request's own grpc-timeout.
+        let deadline = [
             deadline::current(),
+            request
+                .extensions()
+                .get::<crate::server::Deadline>()
+                .map(|d| d.instant()),
             deadline::from_headers(request.headers()),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let key = match &self.hash_key {
             Some(key) => key(request.headers()),
             None => request

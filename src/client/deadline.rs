@@ -36,9 +36,13 @@ pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {
     DEADLINE.scope(deadline, fut).await
 }
 
-/// Runs `fut` with the deadline the request carries (its `grpc-timeout`), if any.
+/// Runs `fut` with the deadline the request carries, if any: the server stack's
+/// [`crate::server::Deadline`] extension, else its `grpc-timeout`.
 pub async fn propagate<T, F: Future>(request: &tonic::Request<T>, fut: F) -> F::Output {
-    match from_headers(request.metadata().as_ref()) {
+    let deadline = crate::server::Deadline::of(request)
+        .map(crate::server::Deadline::instant)
+        .or_else(|| from_headers(request.metadata().as_ref()));
+    match deadline {
         Some(deadline) => scope(deadline, fut).await,
         None => fut.await,
     }

@@ -51,6 +51,16 @@ async fn deadline_and_trace_context_travel_downstream() {
         Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     );
 
+    // A server `Deadline` copied into the outgoing request's extensions works the same.
+    let mut request = tonic::Request::new(ListProductsRequest::default());
+    request
+        .extensions_mut()
+        .insert(protomesh::server::Deadline::after(Duration::from_secs(2)));
+    client.list_products(request).await.unwrap();
+    let (timeout, _) = replica.stats.last_headers.lock().unwrap().clone();
+    let timeout = deadline::parse_timeout(&timeout.expect("grpc-timeout sent")).unwrap();
+    assert!(timeout <= Duration::from_secs(2) && timeout > Duration::from_secs(1));
+
     let reads = replica.stats.reads.load(Ordering::Relaxed);
     let passed = Instant::now() - Duration::from_millis(1);
     let status = deadline::scope(passed, client.list_products(ListProductsRequest::default()))

@@ -87,7 +87,12 @@ async fn sigkill_of_a_replica_process_fails_no_idempotent_call() {
         child_address,
         replicas[1].address()
     ))
-    .config(client_config())
+    .config({
+        // Round-robin keeps calls in flight on every replica, the killed one included.
+        let mut config = client_config();
+        config.balancer = protomesh::client::Balancer::RoundRobin;
+        config
+    })
     .build()
     .unwrap();
     let mut all = vec![
