@@ -29,7 +29,15 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve(args)) => serve::run(args).await,
+        Some(Command::Serve(args)) => {
+            let result = serve::run(args).await;
+            if let Err(e) = &result {
+                eprintln!("Error: {e:#}");
+            }
+            // Exit now: a blocking read of stdin (`--exit-with-stdin`) would otherwise hold
+            // the runtime open after the server has stopped.
+            std::process::exit(i32::from(result.is_err()));
+        }
         Some(Command::Up(args)) => up::run(args).await,
         None => up::run(Cli::parse_from(["protomesh", "up"]).up_args()).await,
     }

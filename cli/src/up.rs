@@ -33,6 +33,8 @@ pub(crate) struct UpArgs {
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let program = std::env::current_exe()?;
     std::fs::create_dir_all(&args.data_dir)?;
+    // Created once here, before any child starts, so the instances never race to create it.
+    crate::serve::keys::signing_key(&args.data_dir)?;
     let plan = default_plan(args.catalog_replicas);
     let registry = plan
         .iter()

@@ -1,0 +1,161 @@
+//! Each role wired to the kit: build the service from its settings, then serve it with the
+//! kit's `ServerBuilder` (health, reflection, metrics, tracing, auth, drain) and, when a
+//! registry is configured, announce it there.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use protomesh::{
+    auth::{AuthLayer, PolicyTable},
+    client::BalancedChannel,
+    config::ServerConfig,
+    discovery::{AnnouncerConfig, RegistryAnnouncer},
+    server::ServerBuilder,
+};
+use protomesh_gateway::{Gateway, TranscodeSettings, Transcoder, Upstreams, upstream};
+use shop_common::db::sqlite_url;
+use tokio::net::TcpListener;
+
+use super::{ServeArgs, Shutdown, keys};
+use crate::up::plan::Role;
+
+/// Runs `args.role` on `listener` until `shutdown`.
+pub(crate) async fn run(
+    args: &ServeArgs,
+    server: ServerConfig,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    match args.role {
+        Role::Registry => {
+            let config = protomesh_registry::RegistryConfig::default();
+            Ok(protomesh_registry::run(listener, config, shutdown).await?)
+        }
+        Role::Gateway => gateway(args, listener, shutdown).await,
+        role => {
+            let builder = builder(args, server)?;
+            let builder = match role {
+                Role::Users => {
+                    let mut config = shop_users::Config::new(
+                        database_url(args),
+                        keys::signing_key(&args.data_dir)?,
+                    );
+                    config.admin = admin_account();
+                    builder.add_service(shop_users::service(&config).await?)
+                }
+                Role::Catalog => {
+                    let config = shop_catalog::Config {
+                        database_url: database_url(args),
+                        ..Default::default()
+                    };
+                    builder.add_service(shop_catalog::service(&config).await?)
+                }
+                Role::Cart => {
+                    let config = shop_cart::Config {
+                        database_url: database_url(args),
+                        ..Default::default()
+                    };
+                    let catalog = client(args, "catalog")?;
+                    builder.add_service(shop_cart::service(&config, catalog).await?)
+                }
+                Role::Orders => {
+                    let token = keys::service_token(&args.data_dir, "orders")?;
+                    let config = shop_orders::Config::new(database_url(args), token);
+                    let (orders, service) = shop_orders::service(
+                        &config,
+                        client(args, "cart")?,
+                        client(args, "catalog")?,
+                    )
+                    .await?;
+                    let builder = builder.add_service(service);
+                    let shutdown: Shutdown = Box::pin(async move {
+                        shutdown.await;
+                        orders.close();
+                    });
+                    return Ok(builder.serve(listener, admin, shutdown).await?);
+                }
+                Role::Registry | Role::Gateway => unreachable!("handled above"),
+            };
+            Ok(builder.serve(listener, admin, shutdown).await?)
+        }
+    }
+}
+
+/// The kit's server builder with auth, and the registry announcer when there is a registry.
+fn builder(args: &ServeArgs, server: ServerConfig) -> anyhow::Result<ServerBuilder> {
+    let auth = AuthLayer::new(PolicyTable::protomesh()?, keys::verifier(&args.data_dir)?);
+    let mut builder = ServerBuilder::new(server).auth(auth);
+    if let Some(registry) = args.registry {
+        let id = args
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", args.role, std::process::id()));
+        let announcer = RegistryAnnouncer::new(
+            &registry.to_string(),
+            AnnouncerConfig::new(args.role.name(), id),
+        )?;
+        builder = builder.announcer(Arc::new(announcer));
+    }
+    Ok(builder)
+}
+
+/// The database URL: the flag or environment, else `sqlite:<data>/<role>.db`.
+fn database_url(args: &ServeArgs) -> String {
+    args.database_url
+        .clone()
+        .unwrap_or_else(|| sqlite_url(&args.data_dir, &format!("{}.db", args.role)))
+}
+
+/// The administrator account from `PROTOMESH_ADMIN_EMAIL` and `PROTOMESH_ADMIN_PASSWORD`,
+/// when both are set.
+fn admin_account() -> Option<shop_users::AdminAccount> {
+    let email = std::env::var("PROTOMESH_ADMIN_EMAIL").ok()?;
+    let password = std::env::var("PROTOMESH_ADMIN_PASSWORD").ok()?;
+    Some(shop_users::AdminAccount { email, password })
+}
+
+/// The target of a logical service: `PROTOMESH_<NAME>_TARGET` (for example
+/// `dns://catalog.shop.svc.cluster.local:50051`), else `registry://<name>`.
+fn target(service: &str) -> String {
+    std::env::var(format!("PROTOMESH_{}_TARGET", service.to_uppercase()))
+        .unwrap_or_else(|_| format!("registry://{service}"))
+}
+
+/// A balanced client for a logical service.
+fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
+    let mut builder = BalancedChannel::builder(target(service));
+    if let Some(registry) = args.registry {
+        builder = builder.registry(registry.to_string());
+    }
+    builder
+        .build()
+        .with_context(|| format!("building the client for {service}"))
+}
+
+/// The standalone REST gateway: routes from the compiled contracts, each service reached
+/// through the kit's balanced client.
+async fn gateway(
+    args: &ServeArgs,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
+    let mut upstreams = Upstreams::new();
+    for (grpc_service, name) in [
+        ("shop.users.v1.UserService", "users"),
+        ("shop.catalog.v1.CatalogService", "catalog"),
+        ("shop.cart.v1.CartService", "cart"),
+        ("shop.orders.v1.OrderService", "orders"),
+    ] {
+        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name)?));
+    }
+    if let Some(registry) = args.registry {
+        let channel = BalancedChannel::builder(format!("static://{registry}")).build()?;
+        upstreams =
+            upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
+    }
+    protomesh_gateway::server::serve(listener, Gateway::new(transcoder, upstreams), shutdown)
+        .await?;
+    Ok(())
+}
