@@ -120,7 +120,9 @@ where
         };
         let deadline = Deadline::after(timeout);
         request.extensions_mut().insert(deadline);
-        let future = self.inner.call(request);
+        // The handler runs inside the deadline's scope, so every call it makes through the
+        // kit's client carries the remaining time as `grpc-timeout`.
+        let future = crate::client::deadline::scope(deadline.instant(), self.inner.call(request));
         Box::pin(async move {
             let mut sleep = Box::pin(sleep_until(deadline.instant()));
             tokio::select! {

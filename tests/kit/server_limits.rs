@@ -69,6 +69,23 @@ async fn deadlines_are_exposed_and_enforced() {
     server.stop().await.unwrap();
 }
 
+/// The handler runs inside the call's deadline scope, so the kit's client propagates the
+/// caller's remaining time to downstream calls without the handler doing anything.
+#[tokio::test]
+async fn handlers_run_in_the_deadline_scope() {
+    let server = TestServer::start(test_config()).await;
+    let mut client = server.client().await;
+    let response = client
+        .list_instances(list("", Some(Duration::from_secs(5))))
+        .await
+        .unwrap();
+    let ms: u64 = response.into_inner().instances[0].metadata["scope_ms"]
+        .parse()
+        .unwrap();
+    assert!((4_000..=5_000).contains(&ms), "scope deadline {ms} ms");
+    server.stop().await.unwrap();
+}
+
 /// The configured default deadline ends a unary call the caller gave no deadline, and a
 /// deadline ends a response stream that outlives it.
 #[tokio::test]

@@ -127,8 +127,16 @@ impl RegistryService for Probe {
             "forever" => std::future::pending::<()>().await,
             _ => {}
         }
+        let mut instance = instance(&name, deadline);
+        // The deadline outgoing calls through the kit's client would carry.
+        if let Some(at) = protomesh::client::deadline::current() {
+            let ms = at
+                .saturating_duration_since(tokio::time::Instant::now().into())
+                .as_millis();
+            instance.metadata.insert("scope_ms".into(), ms.to_string());
+        }
         Ok(Response::new(ListInstancesResponse {
-            instances: vec![instance(&name, deadline)],
+            instances: vec![instance],
         }))
     }
 
