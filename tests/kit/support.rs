@@ -131,7 +131,7 @@ impl RegistryService for Probe {
         // The deadline outgoing calls through the kit's client would carry.
         if let Some(at) = protomesh::client::deadline::current() {
             let ms = at
-                .saturating_duration_since(tokio::time::Instant::now().into())
+                .saturating_duration_since(tokio::time::Instant::now())
                 .as_millis();
             instance.metadata.insert("scope_ms".into(), ms.to_string());
         }
