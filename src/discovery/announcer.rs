@@ -3,6 +3,8 @@
 //! On [`Announcer::announce`] it registers the instance with a lease and heartbeats at a
 //! third of the granted TTL; a `NOT_FOUND` heartbeat (the lease expired, or the registry
 //! restarted) registers again. [`Announcer::withdraw`] stops heartbeating and deregisters.
+//! The heartbeat task is stopped between calls, never inside one, so a registration in
+//! flight is always recorded and then deregistered rather than left to expire.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -11,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 use tonic::{Code, transport::Channel};
 
 use super::{DiscoveryError, registry::registry_channel};
@@ -72,10 +74,11 @@ pub struct RegistryAnnouncer {
     running: Arc<Mutex<Option<Running>>>,
 }
 
-/// The live registration: the current lease and the heartbeat task.
+/// The live registration: the current lease, the heartbeat task and its stop signal.
 #[derive(Debug)]
 struct Running {
     lease: Arc<Mutex<String>>,
+    stop: watch::Sender<bool>,
     heartbeat: JoinHandle<()>,
 }
 
@@ -155,16 +158,21 @@ async fn register(
     Ok((response.lease_id, granted))
 }
 
-/// Heartbeats at a third of the TTL until aborted; registers again on `NOT_FOUND`.
+/// Heartbeats at a third of the TTL until `stop` turns true (checked between calls);
+/// registers again on `NOT_FOUND`.
 async fn heartbeat_loop(
     mut client: RegistryServiceClient<Channel>,
     instance: Instance,
     requested_ttl: Duration,
     mut ttl: Duration,
     lease: Arc<Mutex<String>>,
+    mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        tokio::time::sleep(ttl / 3).await;
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            () = tokio::time::sleep(ttl / 3) => {}
+        }
         let lease_id = lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let beat = client.heartbeat(HeartbeatRequest { lease_id }).await;
         match beat {
@@ -201,18 +209,24 @@ impl Announcer for RegistryAnnouncer {
             let (lease_id, granted) = register(&mut client, &instance, this.config.ttl).await?;
             tracing::info!(instance = %instance.instance_id, address = %instance.address, "registered");
             let lease = Arc::new(Mutex::new(lease_id));
+            let (stop, stopped) = watch::channel(false);
             let heartbeat = tokio::spawn(heartbeat_loop(
                 client,
                 instance,
                 this.config.ttl,
                 granted,
                 lease.clone(),
+                stopped,
             ));
             let previous = this
                 .running
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .replace(Running { lease, heartbeat });
+                .replace(Running {
+                    lease,
+                    stop,
+                    heartbeat,
+                });
             drop(previous);
             Ok(())
         })
@@ -226,8 +240,17 @@ impl Announcer for RegistryAnnouncer {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
-            let Some(running) = running else { return };
-            running.heartbeat.abort();
+            let Some(mut running) = running else { return };
+            // Let a heartbeat or re-registration in flight finish so its lease is the one
+            // deregistered; past the timeout the task is aborted and the lease expires.
+            running.stop.send_replace(true);
+            let timeout = this.config.withdraw_timeout;
+            if tokio::time::timeout(timeout, &mut running.heartbeat)
+                .await
+                .is_err()
+            {
+                running.heartbeat.abort();
+            }
             let lease_id = running
                 .lease
                 .lock()

@@ -197,7 +197,7 @@ async fn announcer_survives_a_registry_restart() {
     let port = registry.addr.port();
     let replica = Replica::start("c-1");
     let mut config = AnnouncerConfig::new("catalog", "c-1");
-    config.ttl = Duration::from_secs(1);
+    config.ttl = Duration::from_secs(2);
     config.version = "1.2.3".into();
     let announcer = RegistryAnnouncer::new(&registry.addr.to_string(), config).unwrap();
     announcer.announce(replica.addr, None).await.unwrap();
