@@ -46,6 +46,7 @@ pub mod error;
 pub mod loader;
 pub mod server;
 
+pub use crate::telemetry::LogFormat;
 pub use error::ConfigError;
 pub use loader::{ENV_PREFIX, Loader};
-pub use server::{LogFormat, ServerConfig, TlsConfig};
+pub use server::{ServerConfig, TlsConfig};

@@ -53,8 +53,9 @@ pub const DEFAULT_FILTER: &str = "info";
 /// The instrumentation scope name of protomesh's spans.
 pub const TRACER_NAME: &str = "protomesh";
 
-/// How log lines are written (to standard error).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How log lines are written (to standard error); `human` or `json` in configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines, coloured on a terminal.
     #[default]

@@ -12,7 +12,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, pin::Pin};
 use anyhow::Context;
 use protomesh::{
     config::{Loader, ServerConfig},
-    telemetry::{self, LogFormat, TelemetryConfig},
+    telemetry::{self, TelemetryConfig},
 };
 use serde::Deserialize;
 use tokio::{io::AsyncReadExt, net::TcpListener};
@@ -65,10 +65,7 @@ struct Settings {
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = server_config(&args)?;
     let mut telemetry = TelemetryConfig::new(args.role.name());
-    telemetry.log_format = match server.log_format {
-        protomesh::config::LogFormat::Human => LogFormat::Human,
-        protomesh::config::LogFormat::Json => LogFormat::Json,
-    };
+    telemetry.log_format = server.log_format;
     telemetry.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
     if let Ok(filter) = std::env::var("RUST_LOG") {
         telemetry.filter = filter;

@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration}
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::telemetry::LogFormat;
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:50051";
@@ -123,15 +124,4 @@ pub struct TlsConfig {
     /// CA certificates client certificates must chain to; when set, clients without a valid
     /// certificate are refused (mutual TLS).
     pub client_ca: Option<PathBuf>,
-}
-
-/// How logs are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines (the default).
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
 }
