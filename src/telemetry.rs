@@ -44,7 +44,7 @@ pub mod server;
 pub mod traced;
 
 pub use client::{ClientTraceLayer, ClientTraceService};
-pub use propagation::{extract_context, inject_context, inject_current_context};
+pub use propagation::{continue_trace, extract_context, inject_context, inject_current_context};
 pub use server::{ServerTraceLayer, ServerTraceService};
 
 /// The log filter when none is configured: `info` and above from every crate.

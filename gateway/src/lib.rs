@@ -12,8 +12,9 @@
 //! - modules: [`template`] (path grammar), [`router`] (matching), [`routes`] (rules from
 //!   descriptors), [`transcode`] and [`fields`] (JSON and text to messages and back),
 //!   [`status`] (code table, error bodies), [`headers`], [`stream`] (NDJSON / SSE),
-//!   [`openapi`], [`cors`], [`ratelimit`], [`reflection`], [`descriptors`], [`codec`],
-//!   [`server`] (HTTP/1.1 + h2c serving with drain).
+//!   [`observe`] (span and route-labelled metrics per request), [`openapi`], [`cors`], [`ratelimit`], [`reflection`], [`descriptors`], [`codec`],
+//!   [`server`] (HTTP/1.1 + h2c serving with drain), [`standalone`] (the gateway process:
+//!   observability, health, admin port, drain sequence).
 //!
 //! # Embedded mode
 //! ```ignore
@@ -35,12 +36,14 @@ pub mod embedded;
 pub mod fields;
 pub mod gateway;
 pub mod headers;
+pub mod observe;
 pub mod openapi;
 pub mod ratelimit;
 pub mod reflection;
 pub mod router;
 pub mod routes;
 pub mod server;
+pub mod standalone;
 pub mod status;
 pub mod stream;
 pub mod template;
@@ -60,6 +63,7 @@ pub use config::{
 pub use cors::CorsSettings;
 pub use embedded::{RestLayer, RestOrGrpc};
 pub use gateway::Gateway;
+pub use observe::{HttpMetrics, ObserveLayer};
 pub use ratelimit::RateLimit;
 pub use routes::MatchedRoute;
 pub use transcoder::{RouteInfo, Transcoder};

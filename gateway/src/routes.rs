@@ -53,6 +53,8 @@ pub struct Route {
 pub struct MatchedRoute {
     /// `VERB /template` as written in the rule, such as `GET /v1/orders/{order_id}`.
     pub template: std::sync::Arc<str>,
+    /// The path template alone, such as `/v1/orders/{order_id}` (the metrics' `route`).
+    pub route: std::sync::Arc<str>,
     /// The gRPC method's full name.
     pub grpc_method: std::sync::Arc<str>,
 }
@@ -243,6 +245,7 @@ impl RouteTable {
         .map_err(|e| bad(e.to_string()))?;
         let label = MatchedRoute {
             template: format!("{http_method} {text}").into(),
+            route: text.into(),
             grpc_method: method.full_name().into(),
         };
         Ok(Route {

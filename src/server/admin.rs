@@ -28,8 +28,10 @@ struct AdminState {
     health: Arc<HealthService>,
 }
 
-/// The admin routes.
-pub(crate) fn router(registry: Registry, reporter: HealthReporter) -> Router {
+/// The admin routes (`/metrics`, `/healthz`, `/readyz`) over `registry` and the health that
+/// `reporter` sets; [`crate::server::ServerBuilder`] serves them itself, and a process that
+/// is not a kit gRPC server (such as the REST gateway) mounts them on its own admin port.
+pub fn router(registry: Registry, reporter: HealthReporter) -> Router {
     let state = AdminState {
         registry,
         health: Arc::new(HealthService::from_health_reporter(reporter)),

@@ -26,6 +26,23 @@ pub fn inject_current_context(headers: &mut HeaderMap) {
     inject_context(&tracing::Span::current().context(), headers);
 }
 
+/// For a hop that forwards a request (the REST gateway): parents `span` by the W3C context in
+/// `headers`, if any, and, when spans are exported, writes `span`'s own context over it, so
+/// the next hop is the span's child. With no OpenTelemetry layer installed `headers` are left
+/// as they came, and the caller's context still travels on.
+pub fn continue_trace(span: &tracing::Span, headers: &mut HeaderMap) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let parent = extract_context(headers);
+    if parent.span().span_context().is_valid() {
+        // Fails only when no OpenTelemetry layer is installed; nothing to parent then.
+        let _ = span.set_parent(parent);
+    }
+    let own = span.context();
+    if own.span().span_context().is_valid() {
+        inject_context(&own, headers);
+    }
+}
+
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
@@ -99,5 +116,43 @@ mod tests {
         let mut headers = HeaderMap::new();
         inject_current_context(&mut headers);
         assert!(headers.is_empty());
+    }
+
+    /// A forwarding hop continues the caller's trace and hands on its own span; with no
+    /// OpenTelemetry layer the caller's context passes through untouched.
+    #[test]
+    fn continue_trace_makes_the_next_hop_a_child() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let headers = || {
+            let mut headers = HeaderMap::new();
+            headers.insert("traceparent", HeaderValue::from_static(caller));
+            headers
+        };
+
+        let mut untouched = headers();
+        continue_trace(&tracing::info_span!("hop"), &mut untouched);
+        assert_eq!(untouched["traceparent"], caller);
+
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("hop");
+            let mut forwarded = headers();
+            continue_trace(&span, &mut forwarded);
+            let own = span.context().span().span_context().clone();
+            assert_eq!(
+                own.trace_id(),
+                TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+            );
+            assert_ne!(own.span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
+            assert_eq!(
+                forwarded["traceparent"],
+                format!("00-{}-{}-01", own.trace_id(), own.span_id()).as_str()
+            );
+        });
     }
 }

@@ -12,7 +12,7 @@ use protomesh::{
     discovery::{AnnouncerConfig, RegistryAnnouncer},
     server::ServerBuilder,
 };
-use protomesh_gateway::{Gateway, TranscodeSettings, Transcoder, Upstreams, upstream};
+use protomesh_gateway::{TranscodeSettings, Transcoder, Upstreams, standalone, upstream};
 use shop_common::db::sqlite_url;
 use tokio::net::TcpListener;
 
@@ -32,7 +32,7 @@ pub(crate) async fn run(
             let config = protomesh_registry::RegistryConfig::default();
             Ok(protomesh_registry::run(listener, config, shutdown).await?)
         }
-        Role::Gateway => gateway(args, listener, shutdown).await,
+        Role::Gateway => gateway(args, &server, listener, admin, shutdown).await,
         role => {
             let builder = builder(args, server)?;
             let builder = match role {
@@ -137,7 +137,9 @@ fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
 /// through the kit's balanced client.
 async fn gateway(
     args: &ServeArgs,
+    server: &ServerConfig,
     listener: TcpListener,
+    admin: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
@@ -155,7 +157,14 @@ async fn gateway(
         upstreams =
             upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
     }
-    protomesh_gateway::server::serve(listener, Gateway::new(transcoder, upstreams), shutdown)
-        .await?;
+    let drain = standalone::Drain {
+        grace_period: server.grace_period,
+        timeout: server.drain_timeout,
+    };
+    let registry = protomesh::metrics::Registry::new();
+    standalone::serve(
+        listener, admin, transcoder, upstreams, registry, drain, shutdown,
+    )
+    .await?;
     Ok(())
 }

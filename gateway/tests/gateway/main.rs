@@ -6,6 +6,7 @@ mod conformance;
 mod embedded;
 mod errors;
 mod openapi;
+mod operate;
 mod properties;
 mod shop;
 mod startup;

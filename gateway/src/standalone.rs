@@ -1,0 +1,88 @@
+//! The standalone gateway process: [`Gateway`] behind [`ObserveLayer`], `grpc.health.v1` on
+//! the front door, the kit's admin port (`/metrics`, `/healthz`, `/readyz`) and the kit's drain
+//! sequence: on shutdown, health turns `NOT_SERVING` (so `/readyz` answers 503 and load
+//! balancers stop sending), the grace period passes, the listener closes, and requests in flight
+//! get up to the drain timeout to finish.
+
+use std::{future::Future, io, time::Duration};
+
+use protomesh::{metrics::Registry, server::admin_router};
+use tokio::net::TcpListener;
+use tonic_health::ServingStatus;
+use tower::Layer as _;
+
+use crate::{Gateway, HttpMetrics, ObserveLayer, Transcoder, Upstreams, server, upstream};
+
+/// The gRPC health service name the gateway reports under (the empty name: the whole process).
+const OVERALL: &str = "";
+
+/// How the standalone gateway leaves on shutdown.
+#[derive(Debug, Clone, Copy)]
+pub struct Drain {
+    /// Time between turning `NOT_SERVING` and closing the listener.
+    pub grace_period: Duration,
+    /// Bound on waiting for requests in flight once the listener is closed.
+    pub timeout: Duration,
+}
+
+/// Serves the gateway on `listener` and, when given, the admin routes on `admin`, until
+/// `shutdown` resolves; then drains as the [module docs](self) say. Metrics go to `registry`.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    transcoder: Transcoder,
+    upstreams: Upstreams,
+    registry: Registry,
+    drain: Drain,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let metrics = HttpMetrics::register(&registry);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(OVERALL, ServingStatus::Serving)
+        .await;
+    let upstreams = upstreams.with_service("grpc.health.v1.Health", upstream(health));
+    let service = ObserveLayer::new(metrics).layer(Gateway::new(transcoder, upstreams));
+
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin.map(|listener| {
+        let router = admin_router(registry, reporter.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = admin_stopped.await;
+                })
+                .await
+        })
+    });
+
+    let leaving = async {
+        shutdown.await;
+        reporter
+            .set_service_status(OVERALL, ServingStatus::NotServing)
+            .await;
+        tracing::info!(grace = ?drain.grace_period, "not serving; draining");
+        tokio::time::sleep(drain.grace_period).await;
+    };
+    let (closed, drained) = tokio::sync::oneshot::channel::<()>();
+    let serving = server::serve(listener, service, async {
+        leaving.await;
+        let _ = closed.send(());
+    });
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        result = &mut serving => result,
+        () = async {
+            let _ = drained.await;
+            tokio::time::sleep(drain.timeout).await;
+        } => {
+            tracing::warn!(timeout = ?drain.timeout, "requests still in flight after the drain timeout; closing");
+            Ok(())
+        }
+    };
+    let _ = admin_stop.send(());
+    if let Some(task) = admin_task {
+        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+    }
+    result
+}
