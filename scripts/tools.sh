@@ -76,14 +76,18 @@ ensure_interop_node() {
 # Debian's packages (nothing is fetched from a Go module proxy: the generated code builds in
 # GOPATH mode against /usr/share/gocode). Installed with apt-get only when running as root;
 # otherwise returns 1 after saying what is missing. Sets GO_ENV for `env "${GO_ENV[@]}" go ...`.
-GO_DEBIAN_PACKAGES=(golang-go protoc-gen-go protoc-gen-go-grpc golang-google-protobuf-dev golang-google-grpc-dev)
+# golang-github-golang-protobuf-1-5-dev: grpc's codec goes through github.com/golang/protobuf,
+# and only its 1.5 line (not Debian's default 1.3) handles the messages protoc-gen-go makes.
+GO_DEBIAN_PACKAGES=(golang-go protoc-gen-go protoc-gen-go-grpc golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev)
 GOCODE=/usr/share/gocode
 ensure_go_tools() {
   GO_ENV=(GO111MODULE=off "GOPATH=$PWD/gen/go:$GOCODE" "GOCACHE=$TOOLS_DIR/go-cache" GOFLAGS=)
   go_ready() {
     command -v go >/dev/null && command -v protoc-gen-go >/dev/null \
       && command -v protoc-gen-go-grpc >/dev/null && [ -d "$GOCODE/src/google.golang.org/grpc" ] \
-      && [ -d "$GOCODE/src/google.golang.org/protobuf" ]
+      && [ -d "$GOCODE/src/google.golang.org/protobuf" ] \
+      && [ -f "$GOCODE/src/github.com/golang/protobuf/proto/registry.go" ]
   }
   go_ready && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
