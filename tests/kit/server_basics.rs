@@ -94,6 +94,68 @@ async fn reflection_lists_served_services_in_both_versions() {
     server.stop().await.unwrap();
 }
 
+/// Whether reflection v1 describes `symbol` (FileContainingSymbol answers with files).
+async fn describes_v1(channel: tonic::transport::Channel, symbol: &str) -> bool {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    matches!(
+        responses.next().await.unwrap().unwrap().message_response,
+        Some(MessageResponse::FileDescriptorResponse(files)) if !files.file_descriptor_proto.is_empty()
+    )
+}
+
+/// Whether reflection v1alpha describes `symbol` (FileContainingSymbol answers with files).
+async fn describes_v1alpha(channel: tonic::transport::Channel, symbol: &str) -> bool {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    matches!(
+        responses.next().await.unwrap().unwrap().message_response,
+        Some(MessageResponse::FileDescriptorResponse(files)) if !files.file_descriptor_proto.is_empty()
+    )
+}
+
+/// Each reflection version describes every service it lists, the other version's included
+/// (k6 and other reflection v1 clients resolve the whole list before their first call).
+#[tokio::test]
+async fn reflection_describes_every_listed_service() {
+    let server = TestServer::start(test_config()).await;
+    let channel = server.channel().await;
+
+    for name in list_v1(channel.clone()).await {
+        assert!(
+            describes_v1(channel.clone(), &name).await,
+            "v1 describes {name}"
+        );
+        assert!(
+            describes_v1alpha(channel.clone(), &name).await,
+            "v1alpha describes {name}"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
 /// INVALID_ARGUMENT built with the error helpers reaches the client with its BadRequest.
 #[tokio::test]
 async fn field_violations_cross_the_wire() {
