@@ -13,6 +13,7 @@
 //!   descriptors), [`transcode`] and [`fields`] (JSON and text to messages and back),
 //!   [`status`] (code table, error bodies), [`headers`], [`stream`] (NDJSON / SSE),
 //!   [`openapi`], [`cors`], [`ratelimit`], [`reflection`], [`descriptors`], [`codec`],
+//!   [`live`] (routes added at run time by reflection from services not compiled in),
 //!   [`server`] (HTTP/1.1 + h2c serving with drain).
 //!
 //! # Embedded mode
@@ -35,6 +36,7 @@ pub mod embedded;
 pub mod fields;
 pub mod gateway;
 pub mod headers;
+pub mod live;
 pub mod openapi;
 pub mod ratelimit;
 pub mod reflection;
