@@ -114,3 +114,40 @@ async fn routes_appear_when_the_reflected_service_answers() {
     server.await.unwrap().unwrap();
     drop(stop_upstream);
 }
+
+/// An upstream failing with a gRPC status, as the kit's balanced client does when the service
+/// has no ready endpoint, answers that status's HTTP code (503), not a 500.
+#[tokio::test]
+async fn an_upstream_failing_with_a_status_keeps_its_code() {
+    // Arrange
+    let failing = tower::service_fn(|_: http::Request<tonic::body::Body>| async {
+        Err::<http::Response<tonic::body::Body>, _>(tonic::Status::unavailable(
+            "registry://gwtest: no ready endpoint (0 known)",
+        ))
+    });
+    let transcoder = Transcoder::new(pool(), TranscodeSettings::default()).unwrap();
+    let gateway = protomesh_gateway::Gateway::new(transcoder, Upstreams::single(upstream(failing)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(protomesh_gateway::server::serve(listener, gateway, async {
+        let _ = stopped.await;
+    }));
+
+    // Act
+    let reply = get(addr, "/v1/echo/run").await;
+
+    // Assert
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert_eq!(reply.json()["code"], 14);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("no ready endpoint"),
+        "{:?}",
+        reply.body
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
