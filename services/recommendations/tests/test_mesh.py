@@ -33,7 +33,7 @@ import grpc  # noqa: E402
 from google.api import annotations_pb2  # noqa: E402
 from google.protobuf import descriptor_pb2  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: E402
+from grpc_reflection.v1alpha import reflection_pb2  # noqa: E402
 from protomesh.registry.v1 import registry_pb2, registry_pb2_grpc  # noqa: E402
 from shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc  # noqa: E402
 from shop.recommendations.v1 import recommendations_pb2, recommendations_pb2_grpc  # noqa: E402
