@@ -99,3 +99,31 @@ ensure_go_tools() {
   echo "tools: Go not ready (needs Debian's ${GO_DEBIAN_PACKAGES[*]}; not root or no apt-get)" >&2
   return 1
 }
+
+# The recommendations service's own virtualenv (grpcio, health, reflection, grpcio-tools for
+# its stubs), pinned by services/recommendations/requirements.txt. Returns non-zero, with the
+# reason on stderr, when there is no python3 able to create a virtualenv.
+RECOMMENDATIONS_VENV="${RECOMMENDATIONS_VENV:-$TOOLS_DIR/venv-recommendations}"
+ensure_recommendations_venv() {
+  local requirements="$PWD/services/recommendations/requirements.txt"
+  local stamp="$RECOMMENDATIONS_VENV/.requirements"
+  if [ -x "$RECOMMENDATIONS_VENV/bin/python" ] && cmp -s "$requirements" "$stamp"; then
+    return 0
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "no python3 on PATH" >&2
+    return 1
+  fi
+  if [ ! -x "$RECOMMENDATIONS_VENV/bin/python" ] &&
+    ! python3 -m venv "$RECOMMENDATIONS_VENV" >&2; then
+    rm -rf "$RECOMMENDATIONS_VENV"
+    echo "python3 cannot create a virtualenv (on Debian: apt-get install python3-venv)" >&2
+    return 1
+  fi
+  echo "tools: installing the recommendations service's packages into $RECOMMENDATIONS_VENV" >&2
+  if ! "$RECOMMENDATIONS_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" >&2; then
+    echo "pip could not install $requirements" >&2
+    return 1
+  fi
+  cp "$requirements" "$stamp"
+}

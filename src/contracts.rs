@@ -97,7 +97,8 @@ mod tests {
         DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("descriptor set decodes")
     }
 
-    /// The descriptor set holds all five services of the platform and the shop.
+    /// The descriptor set holds every service of the platform and the shop, the Python
+    /// recommendations service's contract included (so Rust code can call it).
     #[test]
     fn holds_every_service() {
         let pool = pool();
@@ -110,6 +111,7 @@ mod tests {
                 "shop.cart.v1.CartService",
                 "shop.catalog.v1.CatalogService",
                 "shop.orders.v1.OrderService",
+                "shop.recommendations.v1.RecommendationService",
                 "shop.users.v1.UserService",
             ]
         );
@@ -252,6 +254,6 @@ mod tests {
                 count += 1;
             }
         }
-        assert_eq!(count, 24);
+        assert_eq!(count, 25);
     }
 }

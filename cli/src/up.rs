@@ -3,10 +3,12 @@
 //! The CLI re-executes itself as `protomesh serve <role>` per instance (so `kill -9` of one
 //! instance is a real failure the rest survive), prints one table of addresses, interleaves
 //! the children's logs behind their ids, restarts crashed instances, and on ctrl-c or SIGTERM
-//! drains them all.
+//! drains them all. The Python recommendations service runs beside them when python3 can run
+//! it (`python`), and is reported skipped, with the reason, when not.
 
 mod child;
 pub(crate) mod plan;
+mod python;
 
 use std::path::PathBuf;
 
@@ -53,6 +55,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         };
         children.spawn(supervise(spec, stop_rx.clone()));
     }
+    children.spawn(python::recommendations(registry, stop_rx.clone()));
 
     shutdown_signal().await;
     eprintln!("protomesh up: stopping every instance");
@@ -99,6 +102,12 @@ fn print_table(plan: &[Instance]) {
             format!("http://{}", i.admin)
         );
     }
+    println!(
+        "{:<12} {:<22} {:<22}",
+        python::RECOMMENDATIONS_ID,
+        format!("grpc://{}", python::recommendations_addr()),
+        "- (Python; when python3 can run it)"
+    );
     if let Some(gw) = plan.iter().find(|i| i.role == Role::Gateway) {
         println!(
             "\nREST gateway: http://{}   (OpenAPI: http://{}/openapi.json)",

@@ -12,9 +12,11 @@
 //! - modules: [`template`] (path grammar), [`router`] (matching), [`routes`] (rules from
 //!   descriptors), [`transcode`] and [`fields`] (JSON and text to messages and back),
 //!   [`status`] (code table, error bodies), [`headers`], [`stream`] (NDJSON / SSE),
-//!   [`observe`] (span and route-labelled metrics per request), [`openapi`], [`cors`], [`ratelimit`], [`reflection`], [`descriptors`], [`codec`],
-//!   [`server`] (HTTP/1.1 + h2c serving with drain), [`standalone`] (the gateway process:
-//!   observability, health, admin port, drain sequence).
+//!   [`observe`] (span and route-labelled metrics per request), [`openapi`], [`cors`],
+//!   [`ratelimit`], [`reflection`], [`descriptors`], [`codec`], [`live`] (routes added at run
+//!   time by reflection from services not compiled in), [`server`] (HTTP/1.1 + h2c serving
+//!   with drain), [`standalone`] (the gateway process: observability, health, admin port,
+//!   drain sequence).
 //!
 //! # Embedded mode
 //! ```ignore
@@ -36,6 +38,7 @@ pub mod embedded;
 pub mod fields;
 pub mod gateway;
 pub mod headers;
+pub mod live;
 pub mod observe;
 pub mod openapi;
 pub mod ratelimit;

@@ -11,10 +11,12 @@ use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use tonic::transport::Channel;
 
+use crate::upstream::{Upstream, upstream};
+
 /// Defines `fetch_files` for one version of the reflection protocol.
 macro_rules! version {
     ($name:ident, $pb:path) => {
-        async fn $name(channel: Channel) -> Result<Vec<(String, Bytes)>, tonic::Status> {
+        async fn $name(channel: Upstream) -> Result<Vec<(String, Bytes)>, tonic::Status> {
             use pb::{
                 ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
                 server_reflection_request::MessageRequest,
@@ -105,6 +107,14 @@ version!(fetch_v1alpha, tonic_reflection::pb::v1alpha);
 
 /// Adds every file the upstream behind `channel` serves (skipping files the pool has) to `pool`.
 pub async fn fetch_into(pool: &mut DescriptorPool, channel: Channel) -> Result<(), String> {
+    fetch_into_upstream(pool, upstream(channel)).await
+}
+
+/// [`fetch_into`] through any upstream, such as the kit's balanced client.
+pub async fn fetch_into_upstream(
+    pool: &mut DescriptorPool,
+    channel: Upstream,
+) -> Result<(), String> {
     let files = match fetch_v1(channel.clone()).await {
         Ok(files) => files,
         Err(status) if status.code() == tonic::Code::Unimplemented => {

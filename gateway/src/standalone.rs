@@ -1,17 +1,27 @@
-//! The standalone gateway process: [`Gateway`] behind [`ObserveLayer`], `grpc.health.v1` on
-//! the front door, the kit's admin port (`/metrics`, `/healthz`, `/readyz`) and the kit's drain
+//! The standalone gateway process: a gateway service ([`crate::Gateway`] or
+//! [`crate::live::LiveGateway`]) behind [`ObserveLayer`], `grpc.health.v1` on the front door
+//! (add [`health`]'s service to the upstreams), the kit's admin port (`/metrics`, `/healthz`, `/readyz`) and the kit's drain
 //! sequence: on shutdown, health turns `NOT_SERVING` (so `/readyz` answers 503 and load
 //! balancers stop sending), the grace period passes, the listener closes, and requests in flight
 //! get up to the drain timeout to finish.
 
 use std::{future::Future, io, time::Duration};
 
-use protomesh::{metrics::Registry, server::admin_router};
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use protomesh::{
+    metrics::Registry,
+    server::{HealthReporter, admin_router},
+};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tower::Layer as _;
 
-use crate::{Gateway, HttpMetrics, ObserveLayer, Transcoder, Upstreams, server, upstream};
+use crate::{HttpMetrics, ObserveLayer, Upstream, server, upstream, upstream::BoxError};
+
+/// The gRPC name of the health service [`health`] gives, for [`crate::Upstreams::with_service`].
+pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
 /// The gRPC health service name the gateway reports under (the empty name: the whole process).
 const OVERALL: &str = "";
@@ -25,24 +35,37 @@ pub struct Drain {
     pub timeout: Duration,
 }
 
-/// Serves the gateway on `listener` and, when given, the admin routes on `admin`, until
-/// `shutdown` resolves; then drains as the [module docs](self) say. Metrics go to `registry`.
-pub async fn serve(
+/// The gateway process's health: the reporter [`serve`] drives, and the `grpc.health.v1`
+/// service reading it, to mount as the upstream of [`HEALTH_SERVICE`].
+pub fn health() -> (HealthReporter, Upstream) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    (reporter, upstream(service))
+}
+
+/// Serves `gateway` on `listener` and, when given, the admin routes on `admin`, until
+/// `shutdown` resolves; then drains as the [module docs](self) say. `reporter` (from
+/// [`health`]) turns `SERVING` now and `NOT_SERVING` on shutdown; metrics go to `registry`.
+pub async fn serve<S, B>(
     listener: TcpListener,
     admin: Option<TcpListener>,
-    transcoder: Transcoder,
-    upstreams: Upstreams,
+    gateway: S,
+    reporter: HealthReporter,
     registry: Registry,
     drain: Drain,
     shutdown: impl Future<Output = ()> + Send,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let metrics = HttpMetrics::register(&registry);
-    let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status(OVERALL, ServingStatus::Serving)
         .await;
-    let upstreams = upstreams.with_service("grpc.health.v1.Health", upstream(health));
-    let service = ObserveLayer::new(metrics).layer(Gateway::new(transcoder, upstreams));
+    let service = ObserveLayer::new(metrics).layer(gateway);
 
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_task = admin.map(|listener| {

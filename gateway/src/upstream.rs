@@ -12,9 +12,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The error of an [`Upstream`]: whatever the boxed service failed with.
 ///
-/// A named type rather than `BoxError` itself keeps the call futures `Send`-checkable.
+/// A named type rather than `BoxError` itself keeps the call futures `Send`-checkable. The
+/// boxed error is its `source()`, so a `tonic::Status` inside (the kit's balanced client fails
+/// with UNAVAILABLE when no endpoint is ready) reaches the caller with its own code.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
+#[error("{0}")]
 pub struct UpstreamError(#[from] BoxError);
 
 /// A boxed, cloneable gRPC upstream.

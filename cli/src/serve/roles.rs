@@ -12,7 +12,11 @@ use protomesh::{
     discovery::{AnnouncerConfig, RegistryAnnouncer},
     server::ServerBuilder,
 };
-use protomesh_gateway::{TranscodeSettings, Transcoder, Upstreams, standalone, upstream};
+use protomesh_gateway::{
+    TranscodeSettings, Upstreams, descriptors,
+    live::{self, Reflected},
+    standalone, upstream,
+};
 use shop_common::db::sqlite_url;
 use tokio::net::TcpListener;
 
@@ -133,8 +137,17 @@ fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
         .with_context(|| format!("building the client for {service}"))
 }
 
-/// The standalone REST gateway: routes from the compiled contracts, each service reached
-/// through the kit's balanced client.
+/// Services whose REST routes the gateway reads by reflection from the running service, not
+/// from the compiled contracts: (gRPC service, logical name). A service in another language
+/// joins the gateway this way without the gateway being rebuilt.
+const REFLECTED: [(&str, &str); 1] = [(
+    "shop.recommendations.v1.RecommendationService",
+    "recommendations",
+)];
+
+/// The standalone REST gateway: routes from the compiled contracts, plus those of the
+/// [`REFLECTED`] services once they answer; each service reached through the kit's balanced
+/// client.
 async fn gateway(
     args: &ServeArgs,
     server: &ServerConfig,
@@ -142,7 +155,6 @@ async fn gateway(
     admin: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
     let mut upstreams = Upstreams::new();
     for (grpc_service, name) in [
         ("shop.users.v1.UserService", "users"),
@@ -157,14 +169,28 @@ async fn gateway(
         upstreams =
             upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
     }
+    let (reporter, health) = standalone::health();
+    upstreams = upstreams.with_service(standalone::HEALTH_SERVICE, health);
+    let mut reflected = Vec::new();
+    for (_, name) in REFLECTED {
+        reflected.push(Reflected {
+            name: name.to_owned(),
+            upstream: upstream(client(args, name)?),
+        });
+    }
+    let pool = descriptors::compiled_without(&REFLECTED.map(|(service, _)| service))?;
+    let (gateway, refresher) =
+        live::live(pool, TranscodeSettings::default(), upstreams, reflected)?;
+    let refresh = tokio::spawn(refresher.run());
     let drain = standalone::Drain {
         grace_period: server.grace_period,
         timeout: server.drain_timeout,
     };
     let registry = protomesh::metrics::Registry::new();
-    standalone::serve(
-        listener, admin, transcoder, upstreams, registry, drain, shutdown,
+    let served = standalone::serve(
+        listener, admin, gateway, reporter, registry, drain, shutdown,
     )
-    .await?;
-    Ok(())
+    .await;
+    refresh.abort();
+    Ok(served?)
 }

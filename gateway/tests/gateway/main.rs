@@ -5,6 +5,7 @@ mod browser;
 mod conformance;
 mod embedded;
 mod errors;
+mod live;
 mod openapi;
 mod operate;
 mod properties;

@@ -6,8 +6,8 @@ use std::{net::SocketAddr, time::Duration};
 use http::Request;
 use protomesh::metrics::Registry;
 use protomesh_gateway::{
-    TranscodeSettings, Transcoder, Upstreams,
-    standalone::{self, Drain},
+    Gateway, TranscodeSettings, Transcoder, Upstreams,
+    standalone::{self, Drain, HEALTH_SERVICE},
     upstream,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -46,11 +46,13 @@ async fn start(grace_period: Duration) -> Process {
         grace_period,
         timeout: Duration::from_secs(5),
     };
+    let (reporter, health) = standalone::health();
+    let upstreams = Upstreams::single(upstream(channel)).with_service(HEALTH_SERVICE, health);
     let task = tokio::spawn(standalone::serve(
         listener,
         Some(admin),
-        transcoder,
-        Upstreams::single(upstream(channel)),
+        Gateway::new(transcoder, upstreams),
+        reporter,
         Registry::new(),
         drain,
         async {

@@ -23,7 +23,7 @@ message Empty {}
 #[test]
 fn reads_protomesh_contracts() {
     let table = PolicyTable::protomesh().unwrap();
-    assert_eq!(table.len(), 24);
+    assert_eq!(table.len(), 25);
     let get = |path: &str| table.get(path).cloned();
     assert_eq!(
         get("/shop.catalog.v1.CatalogService/ListProducts"),
@@ -36,6 +36,10 @@ fn reads_protomesh_contracts() {
     assert_eq!(
         get("/shop.catalog.v1.CatalogService/ReserveStock"),
         Some(MethodPolicy::Roles(vec!["service".into()]))
+    );
+    assert_eq!(
+        get("/shop.recommendations.v1.RecommendationService/ListRecommendations"),
+        Some(MethodPolicy::Public)
     );
     assert_eq!(
         get("/shop.users.v1.UserService/GetCurrentUser"),
