@@ -264,10 +264,13 @@ impl ClientBuilder {
             config.retry_percent,
         );
         let task = {
-            let set = set.clone();
+            // Weak: the set (and its endpoint gauge) goes with the last clone of the client,
+            // not when this task is next polled after its abort.
+            let set = Arc::downgrade(&set);
             let mut changes = source.changes();
             tokio::spawn(async move {
                 while let Some(change) = changes.next().await {
+                    let Some(set) = set.upgrade() else { return };
                     set.apply(change);
                 }
             })
