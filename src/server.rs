@@ -59,6 +59,7 @@ use std::pin::Pin;
 
 use tokio::net::TcpListener;
 
+pub use admin::serve_admin;
 pub use announce::Announcer;
 pub use builder::ServerBuilder;
 pub use deadline::Deadline;

@@ -79,7 +79,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", server.listen_addr))?;
     let admin = match server.admin_addr {
-        Some(addr) if args.role != Role::Gateway => Some(
+        Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding the admin port {addr}"))?,

@@ -1,6 +1,8 @@
 //! Each role wired to the kit: build the service from its settings, then serve it with the
 //! kit's `ServerBuilder` (health, reflection, metrics, tracing, auth, drain) and, when a
-//! registry is configured, announce it there.
+//! registry is configured, announce it there. Every balanced client records its metrics
+//! into the role's registry, so they share the admin port's `/metrics` with the server's;
+//! the gateway serves that port itself.
 
 use std::sync::Arc;
 
@@ -10,11 +12,13 @@ use protomesh::{
     client::BalancedChannel,
     config::ServerConfig,
     discovery::{AnnouncerConfig, RegistryAnnouncer},
-    server::ServerBuilder,
+    metrics::Registry,
+    server::{HealthReporter, ServerBuilder},
 };
 use protomesh_gateway::{Gateway, TranscodeSettings, Transcoder, Upstreams, upstream};
 use shop_common::db::sqlite_url;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
+use tonic_health::ServingStatus;
 
 use super::{ServeArgs, Shutdown, keys};
 use crate::up::plan::Role;
@@ -32,9 +36,10 @@ pub(crate) async fn run(
             let config = protomesh_registry::RegistryConfig::default();
             Ok(protomesh_registry::run(listener, config, shutdown).await?)
         }
-        Role::Gateway => gateway(args, listener, shutdown).await,
+        Role::Gateway => gateway(args, listener, admin, shutdown).await,
         role => {
             let builder = builder(args, server)?;
+            let metrics = builder.registry().clone();
             let builder = match role {
                 Role::Users => {
                     let mut config = shop_users::Config::new(
@@ -49,14 +54,15 @@ pub(crate) async fn run(
                         database_url: database_url(args),
                         ..Default::default()
                     };
-                    builder.add_service(shop_catalog::service(&config).await?)
+                    builder
+                        .add_service(shop_catalog::service_with_metrics(&config, &metrics).await?)
                 }
                 Role::Cart => {
                     let config = shop_cart::Config {
                         database_url: database_url(args),
                         ..Default::default()
                     };
-                    let catalog = client(args, "catalog")?;
+                    let catalog = client(args, "catalog", &metrics)?;
                     builder.add_service(shop_cart::service(&config, catalog).await?)
                 }
                 Role::Orders => {
@@ -64,8 +70,8 @@ pub(crate) async fn run(
                     let config = shop_orders::Config::new(database_url(args), token);
                     let (orders, service) = shop_orders::service(
                         &config,
-                        client(args, "cart")?,
-                        client(args, "catalog")?,
+                        client(args, "cart", &metrics)?,
+                        client(args, "catalog", &metrics)?,
                     )
                     .await?;
                     let builder = builder.add_service(service);
@@ -122,9 +128,11 @@ fn target(service: &str) -> String {
         .unwrap_or_else(|_| format!("registry://{service}"))
 }
 
-/// A balanced client for a logical service.
-fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
-    let mut builder = BalancedChannel::builder(target(service));
+/// A balanced client for a logical service, recording into the process's `metrics`.
+fn client(args: &ServeArgs, service: &str, metrics: &Registry) -> anyhow::Result<BalancedChannel> {
+    let mut builder = BalancedChannel::builder(target(service))
+        .service_name(service)
+        .metrics_registry(metrics.clone());
     if let Some(registry) = args.registry {
         builder = builder.registry(registry.to_string());
     }
@@ -134,12 +142,15 @@ fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
 }
 
 /// The standalone REST gateway: routes from the compiled contracts, each service reached
-/// through the kit's balanced client.
+/// through the kit's balanced client; its admin port serves the clients' metrics and
+/// `/readyz`, which turns 503 as soon as the drain starts.
 async fn gateway(
     args: &ServeArgs,
     listener: TcpListener,
+    admin: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let metrics = Registry::new();
     let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
     let mut upstreams = Upstreams::new();
     for (grpc_service, name) in [
@@ -148,14 +159,46 @@ async fn gateway(
         ("shop.cart.v1.CartService", "cart"),
         ("shop.orders.v1.OrderService", "orders"),
     ] {
-        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name)?));
+        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name, &metrics)?));
     }
     if let Some(registry) = args.registry {
-        let channel = BalancedChannel::builder(format!("static://{registry}")).build()?;
+        let channel = BalancedChannel::builder(format!("static://{registry}"))
+            .service_name("registry")
+            .metrics_registry(metrics.clone())
+            .build()?;
         upstreams =
             upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
     }
-    protomesh_gateway::server::serve(listener, Gateway::new(transcoder, upstreams), shutdown)
-        .await?;
-    Ok(())
+    let reporter = HealthReporter::new();
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+    let admin = admin.map(|listener| {
+        tokio::spawn(protomesh::server::serve_admin(
+            listener,
+            metrics,
+            reporter.clone(),
+            async {
+                let _ = admin_stopped.await;
+            },
+        ))
+    });
+    let draining = async move {
+        shutdown.await;
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+    };
+    let served =
+        protomesh_gateway::server::serve(listener, Gateway::new(transcoder, upstreams), draining)
+            .await;
+    let _ = admin_stop.send(());
+    if let Some(admin) = admin {
+        admin.await?.context("the admin port")?;
+    }
+    Ok(served?)
 }
+
+#[cfg(test)]
+mod tests;
