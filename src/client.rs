@@ -31,8 +31,15 @@
 //!   has one; for a client span per call wrap the channel:
 //!   `ClientTraceLayer::new().layer(channel)` ([`crate::telemetry::ClientTraceLayer`]).
 //!   `.request_hook(f)` replaces the default.
-//! - Metrics: `.observer(Arc<dyn CallObserver>)` is told about every attempt (method,
-//!   endpoint, code, latency), for the `grpc_client_*` families.
+//! - Metrics: every client records by default into a metrics [`Registry`]: the
+//!   `grpc_client_*` families per attempt, method and endpoint (the code from the status
+//!   headers or trailers), `protomesh_client_retry_budget_exhausted_total{service}` and
+//!   `protomesh_client_endpoints{service,state}` ([`crate::metrics::client`]). Pass the
+//!   process's registry with `.metrics_registry(..)` (the one its server serves on
+//!   `/metrics`); without it the client records into its own
+//!   ([`BalancedChannel::metrics_registry`]). `.service_name(..)` sets the `service` label.
+//!   `.observer(Arc<dyn CallObserver>)` is also told about every attempt (method,
+//!   endpoint, code, latency).
 //! - Deadlines: a server stack that knows a call's deadline runs the handler inside
 //!   [`deadline::scope`] (or installs [`deadline::DeadlineLayer`]); handlers can also use
 //!   [`deadline::propagate`] with their incoming request.
@@ -43,7 +50,7 @@
 //! - [`policy`]: idempotency per method from descriptor sets.
 //! - `set`, `endpoint`, `health`: the live endpoint set and each endpoint's state.
 //! - `pick`, `ring`, `ewma`, `outlier`: balancing and ejection.
-//! - `call`: one call with its retries.
+//! - `call`: one call with its retries; `observe`: its metrics.
 
 mod call;
 pub mod config;
@@ -51,6 +58,7 @@ pub mod deadline;
 mod endpoint;
 mod ewma;
 mod health;
+mod observe;
 mod outlier;
 mod pick;
 pub mod policy;
@@ -77,8 +85,12 @@ pub use endpoint::{EndpointStatus, Health};
 pub use policy::{MethodPolicies, MethodPolicy};
 pub use ring::hash as hash_key_of;
 
-use crate::discovery::{self, Discover, DiscoveryError, Target};
+use crate::{
+    discovery::{self, Discover, DiscoveryError, Target},
+    metrics::Registry,
+};
 use call::{Counters, Shared};
+use observe::ClientRecorder;
 use set::EndpointSet;
 
 /// Called on every attempt's request headers just before it is sent, such as to inject
@@ -123,6 +135,8 @@ pub struct ClientBuilder {
     hook: Option<RequestHook>,
     observer: Option<Arc<dyn CallObserver>>,
     hash_key: Option<HashKey>,
+    registry: Option<Registry>,
+    service_name: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -146,6 +160,8 @@ impl ClientBuilder {
             hook: None,
             observer: None,
             hash_key: None,
+            registry: None,
+            service_name: None,
         }
     }
 
@@ -207,27 +223,54 @@ impl ClientBuilder {
         self
     }
 
+    /// Records client metrics into `registry`, the process's (the one its server serves on
+    /// `/metrics`), instead of a registry of the client's own.
+    pub fn metrics_registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The `service` label of this client's `protomesh_client_*` metrics. Defaults to the
+    /// target's logical name: the service of `registry://`, the first DNS label of
+    /// `dns://`, the target string otherwise.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
     /// Builds the client and starts discovery. Must be called within a tokio runtime.
     pub fn build(self) -> Result<BalancedChannel, ClientError> {
         let source = match self.discover {
             Some(source) => source,
             None => discovery::source(&Target::parse(&self.target)?, &self.config.discovery)?,
         };
+        let service: Arc<str> = match (self.service_name, Target::parse(&self.target)) {
+            (Some(name), _) => name.into(),
+            (None, Ok(Target::Registry { service })) => service.into(),
+            (None, Ok(Target::Dns { host, .. })) => host.split('.').next().unwrap_or("").into(),
+            (None, _) => self.target.as_str().into(),
+        };
         let sets = std::iter::once(crate::FILE_DESCRIPTOR_SET)
             .chain(self.descriptor_sets.iter().map(Vec::as_slice));
         let policies = MethodPolicies::from_descriptor_sets(sets)?;
         let config = Arc::new(self.config);
-        let set = Arc::new(EndpointSet::new(config.clone()));
+        let set = Arc::new(EndpointSet::new(config.clone(), policies.label_count()));
+        let registry = self.registry.unwrap_or_default();
+        let recorder = ClientRecorder::new(registry.client_metrics(), &service);
+        recorder.watch_endpoints(service, &set);
         let budget = TpsBudget::new(
             config.retry_budget_ttl,
             config.retry_min_per_sec,
             config.retry_percent,
         );
         let task = {
-            let set = set.clone();
+            // Weak: the set (and its endpoint gauge) goes with the last clone of the client,
+            // not when this task is next polled after its abort.
+            let set = Arc::downgrade(&set);
             let mut changes = source.changes();
             tokio::spawn(async move {
                 while let Some(change) = changes.next().await {
+                    let Some(set) = set.upgrade() else { return };
                     set.apply(change);
                 }
             })
@@ -244,6 +287,8 @@ impl ClientBuilder {
                 hook: Some(self.hook.unwrap_or_else(|| Arc::new(inject_trace_context))),
                 observer: self.observer,
                 hash_key: self.hash_key,
+                recorder,
+                registry,
             }),
             _discovery: Arc::new(AbortOnDrop(task)),
         })
@@ -318,6 +363,11 @@ impl BalancedChannel {
                 return;
             }
         }
+    }
+
+    /// The metrics registry this client records into.
+    pub fn metrics_registry(&self) -> &Registry {
+        &self.shared.registry
     }
 
     /// What this client (all its clones) has done so far.

@@ -59,7 +59,7 @@ use std::pin::Pin;
 
 use tokio::net::TcpListener;
 
-pub use admin::router as admin_router;
+pub use admin::serve_admin;
 pub use announce::Announcer;
 pub use builder::ServerBuilder;
 pub use deadline::Deadline;

@@ -12,7 +12,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use protomesh::{
     metrics::Registry,
-    server::{HealthReporter, admin_router},
+    server::{HealthReporter, serve_admin},
 };
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -69,14 +69,10 @@ where
 
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_task = admin.map(|listener| {
-        let router = admin_router(registry, reporter.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = admin_stopped.await;
-                })
-                .await
-        })
+        let stopped = async {
+            let _ = admin_stopped.await;
+        };
+        tokio::spawn(serve_admin(listener, registry, reporter.clone(), stopped))
     });
 
     let leaving = async {

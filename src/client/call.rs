@@ -10,6 +10,8 @@ use http::{HeaderValue, request::Parts};
 use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 use tonic::{Code, Status, body::Body};
+
+use crate::metrics::body::Finish;
 use tower::{
     Service,
     retry::budget::{Budget, TpsBudget},
@@ -19,6 +21,7 @@ use super::{
     CallObserver, ClientConfig, HashKey, RequestHook,
     deadline::{self, GRPC_TIMEOUT},
     endpoint::Endpoint,
+    observe::ClientRecorder,
     outlier::OutlierPolicy,
     pick::pick,
     policy::MethodPolicies,
@@ -73,6 +76,10 @@ pub(crate) struct Shared {
     pub(crate) hook: Option<RequestHook>,
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
     pub(crate) hash_key: Option<HashKey>,
+    /// Client metrics.
+    pub(crate) recorder: ClientRecorder,
+    /// Where `recorder` records.
+    pub(crate) registry: crate::metrics::Registry,
 }
 
 /// How one attempt ended.
@@ -180,7 +187,7 @@ impl Shared {
         self: Arc<Self>,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, BoxError> {
-        let policy = self.policies.get(request.uri().path());
+        let (policy, method) = self.policies.lookup(request.uri().path());
         let replayable = policy.is_some_and(|p| !p.client_streaming);
         let idempotent = policy.is_some_and(|p| p.idempotent);
         // The earliest of: the task's deadline, a server `Deadline` the caller copied into
@@ -250,6 +257,7 @@ impl Shared {
             }
 
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            let attempt = self.recorder.start(&endpoint, &self.policies, method);
             let started = Instant::now();
             let result = {
                 let _in_flight = endpoint.start_call();
@@ -264,6 +272,15 @@ impl Shared {
                 let path = parts.uri.path();
                 observer.on_attempt(path, &endpoint.address, grpc_status(&result), latency);
             }
+            // The attempt ends now (trailers-only answer, transport error: UNAVAILABLE, as
+            // the caller sees it) or when its trailers arrive.
+            let result = match result {
+                Ok(response) => Ok(crate::metrics::body::watch(response, attempt)),
+                Err(error) => {
+                    attempt.finish(Code::Unavailable);
+                    Err(error)
+                }
+            };
 
             let outcome = classify(&result);
             if let Outcome::Answered = outcome {
@@ -288,6 +305,7 @@ impl Shared {
                 self.counters
                     .budget_exhausted
                     .fetch_add(1, Ordering::Relaxed);
+                self.recorder.budget_exhausted();
             }
             return result.map_err(|error| {
                 boxed(Status::unavailable(format!(

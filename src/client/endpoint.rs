@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 use super::{
     ewma::PeakEwma,
+    observe::EndpointSeries,
     outlier::{Outlier, OutlierPolicy},
 };
 
@@ -83,6 +84,8 @@ pub(crate) struct Endpoint {
     pub(crate) address: String,
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) channel: Channel,
+    /// Its client metric series, by method.
+    pub(crate) series: EndpointSeries,
     health: AtomicU8,
     in_flight: AtomicUsize,
     ewma: Mutex<PeakEwma>,
@@ -96,12 +99,14 @@ impl Endpoint {
         metadata: BTreeMap<String, String>,
         channel: Channel,
         ewma: PeakEwma,
+        series: EndpointSeries,
     ) -> Self {
         Self {
             id,
             address,
             metadata,
             channel,
+            series,
             health: AtomicU8::new(Health::Pending.as_u8()),
             in_flight: AtomicUsize::new(0),
             ewma: Mutex::new(ewma),

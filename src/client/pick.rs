@@ -99,6 +99,7 @@ mod tests {
                     BTreeMap::new(),
                     channel,
                     ewma,
+                    crate::client::observe::EndpointSeries::new("127.0.0.1:9", 1),
                 );
                 endpoint.set_health(Health::Serving);
                 Arc::new(endpoint)

@@ -13,6 +13,7 @@ use super::{
     endpoint::{Endpoint, EndpointStatus, Health},
     ewma::PeakEwma,
     health,
+    observe::EndpointSeries,
     ring::Ring,
 };
 use crate::discovery::{Change, backoff::Backoff, http_uri};
@@ -43,15 +44,18 @@ impl Drop for Member {
 #[derive(Debug)]
 pub(crate) struct EndpointSet {
     config: Arc<ClientConfig>,
+    /// Metric series slots per endpoint (one per method label index).
+    method_slots: usize,
     members: Mutex<BTreeMap<String, Member>>,
     snapshot: RwLock<Arc<Snapshot>>,
     changed: Arc<watch::Sender<u64>>,
 }
 
 impl EndpointSet {
-    pub(crate) fn new(config: Arc<ClientConfig>) -> Self {
+    pub(crate) fn new(config: Arc<ClientConfig>, method_slots: usize) -> Self {
         Self {
             config,
+            method_slots,
             members: Mutex::new(BTreeMap::new()),
             snapshot: RwLock::new(Arc::default()),
             changed: Arc::new(watch::channel(0).0),
@@ -144,7 +148,8 @@ impl EndpointSet {
             .keep_alive_timeout(config.keepalive_timeout)
             .connect_lazy();
         let ewma = PeakEwma::new(config.ewma_initial, config.ewma_decay, Instant::now());
-        let endpoint = Arc::new(Endpoint::new(id, address, metadata, channel, ewma));
+        let series = EndpointSeries::new(&address, self.method_slots);
+        let endpoint = Arc::new(Endpoint::new(id, address, metadata, channel, ewma, series));
         let health = if config.health_checks {
             let backoff = Backoff::new(config.discovery.backoff_min, config.discovery.backoff_max);
             Some(tokio::spawn(health::follow(

@@ -2,7 +2,7 @@
 //! readiness (ready while the server's overall health is SERVING, so it turns false as soon
 //! as draining starts).
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use axum::{
     Router,
@@ -11,6 +11,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use tokio::net::TcpListener;
 use tonic_health::{
     ServingStatus,
     pb::{HealthCheckRequest, health_check_response, health_server::Health},
@@ -29,9 +30,8 @@ struct AdminState {
 }
 
 /// The admin routes (`/metrics`, `/healthz`, `/readyz`) over `registry` and the health that
-/// `reporter` sets; [`crate::server::ServerBuilder`] serves them itself, and a process that
-/// is not a kit gRPC server (such as the REST gateway) mounts them on its own admin port.
-pub fn router(registry: Registry, reporter: HealthReporter) -> Router {
+/// `reporter` sets.
+pub(crate) fn router(registry: Registry, reporter: HealthReporter) -> Router {
     let state = AdminState {
         registry,
         health: Arc::new(HealthService::from_health_reporter(reporter)),
@@ -41,6 +41,21 @@ pub fn router(registry: Registry, reporter: HealthReporter) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state)
+}
+
+/// Serves the admin routes on `listener` until `shutdown`, for a process that is not a kit
+/// gRPC server (the REST gateway): `/metrics` renders `registry`, `/readyz` follows the
+/// overall status (name `""`) in `reporter`. [`ServerBuilder`](super::ServerBuilder) serves
+/// its own.
+pub async fn serve_admin(
+    listener: TcpListener,
+    registry: Registry,
+    reporter: HealthReporter,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(registry, reporter))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Every metric in the OpenMetrics text format.

@@ -1,22 +1,25 @@
 //! The metrics layer: counts every call when it starts and when it ends, by gRPC code, and
 //! times it. The code comes from the `grpc-status` header of a trailers-only answer, or from
-//! the trailers at the end of the body, so streaming calls count when their stream ends.
+//! the trailers at the end of the body ([`crate::metrics::body`]), so streaming calls count
+//! when their stream ends.
 
 use std::{
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::Instant,
 };
 
-use http::{HeaderMap, Request, Response};
-use http_body::{Frame, SizeHint};
-use tonic::{Code, Status, body::Body};
+use http::{Request, Response};
+use tonic::{Code, body::Body};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{BoxFuture, methods::MethodInfo, methods::MethodTable};
-use crate::metrics::{ServerMetrics, codes::code_index};
+use crate::metrics::{
+    ServerMetrics,
+    body::{self, Finish},
+    codes::code_index,
+};
 
 /// What every metrics service shares.
 #[derive(Debug)]
@@ -93,7 +96,7 @@ where
         let future = self.inner.call(request);
         Box::pin(async move {
             match future.await {
-                Ok(response) => Ok(recorder.watch(response)),
+                Ok(response) => Ok(body::watch(response, recorder)),
                 Err(error) => {
                     recorder.finish(Code::Unknown);
                     Err(error)
@@ -114,29 +117,13 @@ struct Recorder {
     start: Instant,
 }
 
-impl Recorder {
-    /// Records now when the response already carries its status (trailers-only), otherwise
-    /// watches the body for the trailers.
-    fn watch(self, response: Response<Body>) -> Response<Body> {
-        match status_code(response.headers()) {
-            Some(code) => {
-                self.finish(code);
-                response
-            }
-            None => response.map(|inner| {
-                Body::new(ObservedBody {
-                    inner,
-                    recorder: Some(self),
-                })
-            }),
-        }
-    }
-
-    /// Records the outcome.
+impl Finish for Recorder {
     fn finish(mut self, code: Code) {
         self.record(code);
     }
+}
 
+impl Recorder {
     /// Increments handled and observes the latency, once.
     fn record(&mut self, code: Code) {
         if let Some(shared) = self.shared.take() {
@@ -167,56 +154,5 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.record(Code::Cancelled);
-    }
-}
-
-/// The gRPC code in a header map's `grpc-status`, if there is one.
-fn status_code(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?;
-    let number: i32 = value.to_str().ok()?.parse().ok()?;
-    Some(Code::from_i32(number))
-}
-
-pin_project_lite::pin_project! {
-    /// A response body that records the call when its trailers (or its end) pass by.
-    struct ObservedBody {
-        #[pin]
-        inner: Body,
-        recorder: Option<Recorder>,
-    }
-}
-
-impl http_body::Body for ObservedBody {
-    type Data = bytes::Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        let code = match &frame {
-            Some(Ok(frame)) => frame
-                .trailers_ref()
-                .map(|t| status_code(t).unwrap_or(Code::Unknown)),
-            Some(Err(status)) => Some(status.code()),
-            // A body that ends without trailers broke the protocol.
-            None => Some(Code::Unknown),
-        };
-        if let Some(code) = code
-            && let Some(recorder) = this.recorder.take()
-        {
-            recorder.finish(code);
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.recorder.is_none() && self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - `support`: a test service, a server spawner, small clients (health, HTTP).
+//! - `client_metrics`: the balanced client's metrics in its process's `/metrics`, and every
+//!   name of deploy/metrics.txt there.
 //! - `server_auth`: the auth layer in the stack (refusals counted, roles pass).
 //! - `server_basics`: health, reflection v1 and v1alpha, error details over the wire.
 //! - `server_drain`: the drain order, in-flight calls during drain, the drain bound.
@@ -11,6 +13,7 @@
 //! - `server_tracing`: every call opens a server span.
 //! - `config`: layering and errors naming the bad setting.
 
+mod client_metrics;
 mod config;
 mod server_auth;
 mod server_basics;

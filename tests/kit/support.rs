@@ -57,7 +57,8 @@ impl Gate {
 }
 
 /// A registry-contract service whose behaviour the request picks, by `service` name:
-/// `""` answers at once (echoing the call's deadline), `missing` is NOT_FOUND, `hold` waits
+/// `""` answers at once (echoing the call's deadline), `missing` is NOT_FOUND,
+/// `unavailable` is UNAVAILABLE, `hold` waits
 /// for the gate, `forever` never answers. `Register` without an instance is
 /// INVALID_ARGUMENT. `Watch` sends a snapshot then waits forever (`fail`: then DATA_LOSS).
 struct Probe {
@@ -116,6 +117,7 @@ impl RegistryService for Probe {
         let name = request.into_inner().service;
         match name.as_str() {
             "missing" => return Err(not_found("service", "missing")),
+            "unavailable" => return Err(Status::unavailable("asked to be unavailable")),
             "hold" => {
                 let _ = self.entered.send(());
                 self.release

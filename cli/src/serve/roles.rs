@@ -1,6 +1,8 @@
 //! Each role wired to the kit: build the service from its settings, then serve it with the
 //! kit's `ServerBuilder` (health, reflection, metrics, tracing, auth, drain) and, when a
-//! registry is configured, announce it there.
+//! registry is configured, announce it there. Every balanced client records its metrics
+//! into the role's registry, so they share the admin port's `/metrics` with the server's;
+//! the gateway serves that port itself.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use protomesh::{
     client::BalancedChannel,
     config::ServerConfig,
     discovery::{AnnouncerConfig, RegistryAnnouncer},
+    metrics::Registry,
     server::ServerBuilder,
 };
 use protomesh_gateway::{
@@ -39,6 +42,7 @@ pub(crate) async fn run(
         Role::Gateway => gateway(args, &server, listener, admin, shutdown).await,
         role => {
             let builder = builder(args, server)?;
+            let metrics = builder.registry().clone();
             let builder = match role {
                 Role::Users => {
                     let mut config = shop_users::Config::new(
@@ -53,14 +57,15 @@ pub(crate) async fn run(
                         database_url: database_url(args),
                         ..Default::default()
                     };
-                    builder.add_service(shop_catalog::service(&config).await?)
+                    builder
+                        .add_service(shop_catalog::service_with_metrics(&config, &metrics).await?)
                 }
                 Role::Cart => {
                     let config = shop_cart::Config {
                         database_url: database_url(args),
                         ..Default::default()
                     };
-                    let catalog = client(args, "catalog")?;
+                    let catalog = client(args, "catalog", &metrics)?;
                     builder.add_service(shop_cart::service(&config, catalog).await?)
                 }
                 Role::Orders => {
@@ -68,8 +73,8 @@ pub(crate) async fn run(
                     let config = shop_orders::Config::new(database_url(args), token);
                     let (orders, service) = shop_orders::service(
                         &config,
-                        client(args, "cart")?,
-                        client(args, "catalog")?,
+                        client(args, "cart", &metrics)?,
+                        client(args, "catalog", &metrics)?,
                     )
                     .await?;
                     let builder = builder.add_service(service);
@@ -126,9 +131,11 @@ fn target(service: &str) -> String {
         .unwrap_or_else(|_| format!("registry://{service}"))
 }
 
-/// A balanced client for a logical service.
-fn client(args: &ServeArgs, service: &str) -> anyhow::Result<BalancedChannel> {
-    let mut builder = BalancedChannel::builder(target(service));
+/// A balanced client for a logical service, recording into the process's `metrics`.
+fn client(args: &ServeArgs, service: &str, metrics: &Registry) -> anyhow::Result<BalancedChannel> {
+    let mut builder = BalancedChannel::builder(target(service))
+        .service_name(service)
+        .metrics_registry(metrics.clone());
     if let Some(registry) = args.registry {
         builder = builder.registry(registry.to_string());
     }
@@ -147,7 +154,8 @@ const REFLECTED: [(&str, &str); 1] = [(
 
 /// The standalone REST gateway: routes from the compiled contracts, plus those of the
 /// [`REFLECTED`] services once they answer; each service reached through the kit's balanced
-/// client.
+/// client; the admin port serves the gateway's and its clients' metrics and `/readyz`, which
+/// turns 503 as soon as the drain starts.
 async fn gateway(
     args: &ServeArgs,
     server: &ServerConfig,
@@ -155,6 +163,7 @@ async fn gateway(
     admin: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let metrics = Registry::new();
     let mut upstreams = Upstreams::new();
     for (grpc_service, name) in [
         ("shop.users.v1.UserService", "users"),
@@ -162,10 +171,13 @@ async fn gateway(
         ("shop.cart.v1.CartService", "cart"),
         ("shop.orders.v1.OrderService", "orders"),
     ] {
-        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name)?));
+        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name, &metrics)?));
     }
     if let Some(registry) = args.registry {
-        let channel = BalancedChannel::builder(format!("static://{registry}")).build()?;
+        let channel = BalancedChannel::builder(format!("static://{registry}"))
+            .service_name("registry")
+            .metrics_registry(metrics.clone())
+            .build()?;
         upstreams =
             upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
     }
@@ -175,7 +187,7 @@ async fn gateway(
     for (_, name) in REFLECTED {
         reflected.push(Reflected {
             name: name.to_owned(),
-            upstream: upstream(client(args, name)?),
+            upstream: upstream(client(args, name, &metrics)?),
         });
     }
     let pool = descriptors::compiled_without(&REFLECTED.map(|(service, _)| service))?;
@@ -186,11 +198,11 @@ async fn gateway(
         grace_period: server.grace_period,
         timeout: server.drain_timeout,
     };
-    let registry = protomesh::metrics::Registry::new();
-    let served = standalone::serve(
-        listener, admin, gateway, reporter, registry, drain, shutdown,
-    )
-    .await;
+    let served =
+        standalone::serve(listener, admin, gateway, reporter, metrics, drain, shutdown).await;
     refresh.abort();
     Ok(served?)
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@
 //! - [`seed`]: the demo products.
 //! - [`service`](mod@service): the `shop.catalog.v1.CatalogService` gRPC implementation ([`Catalog`]).
 //! - [`error`]: the crate's error and its one mapping to `tonic::Status`.
+//! - [`metrics`]: stock reservation failures, for the process's `/metrics`.
 //!
 //! Wiring: [`service`](fn@crate::service) opens and migrates the database and returns the
 //! tonic service to mount in the kit's server builder; [`run`] serves it alone on a listener.
@@ -18,6 +19,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod seed;
 pub mod service;
 pub mod store;
@@ -39,6 +41,17 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// is empty and `config.seed_demo` is set, and returns the gRPC service.
 pub async fn service(config: &Config) -> Result<CatalogServiceServer<Catalog>, Error> {
     Ok(CatalogServiceServer::new(Catalog::open(config).await?))
+}
+
+/// [`service`](fn@crate::service), recording the catalog's metrics into `registry`: the
+/// process's, which the kit's server serves on the admin port's `/metrics`.
+pub async fn service_with_metrics(
+    config: &Config,
+    registry: &protomesh::metrics::Registry,
+) -> Result<CatalogServiceServer<Catalog>, Error> {
+    Ok(CatalogServiceServer::new(
+        Catalog::open_with_metrics(config, registry).await?,
+    ))
 }
 
 /// Serves the catalog on `listener` until `shutdown` completes, with plain tonic (no kit

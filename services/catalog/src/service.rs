@@ -9,6 +9,7 @@ use protomesh::{
         UpdateProductPriceRequest, UpdateProductPriceResponse,
         catalog_service_server::CatalogService,
     },
+    metrics::Registry,
 };
 use shop_common::{Db, money::money, time::timestamp};
 use tonic::{Request, Response, Status};
@@ -16,6 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Config, Error, MIGRATOR,
     domain::{self, ListQuery, NewProduct, PriceChange, Reservation},
+    metrics::CatalogMetrics,
     seed,
     store::{ProductRow, ReservedLineRow, Store},
 };
@@ -30,15 +32,24 @@ pub const SERVICE_ROLE: &str = "service";
 pub struct Catalog {
     store: Store,
     currency: String,
+    metrics: CatalogMetrics,
 }
 
 impl Catalog {
-    /// Opens and migrates the database, seeding the demo products when it is empty.
+    /// Opens and migrates the database, seeding the demo products when it is empty. Its
+    /// metrics go to a registry of its own; see [`open_with_metrics`](Self::open_with_metrics).
     pub async fn open(config: &Config) -> Result<Self, Error> {
+        Self::open_with_metrics(config, &Registry::new()).await
+    }
+
+    /// [`open`](Self::open), recording the catalog's metrics into `registry` (the process's,
+    /// served on the admin port's `/metrics`).
+    pub async fn open_with_metrics(config: &Config, registry: &Registry) -> Result<Self, Error> {
         let db = Db::open(&config.database_url, config.max_connections, &MIGRATOR).await?;
         let catalog = Self {
             store: Store::new(db),
             currency: config.currency.clone(),
+            metrics: CatalogMetrics::register(registry),
         };
         if config.seed_demo && catalog.store.count().await? == 0 {
             let added = catalog
@@ -128,7 +139,11 @@ impl CatalogService for Catalog {
     ) -> Result<Response<ReserveStockResponse>, Status> {
         require(&request, SERVICE_ROLE)?;
         let reservation = Reservation::parse(request.into_inner()).map_err(Error::from)?;
-        let lines = self.store.reserve(&reservation).await?;
+        let lines = self
+            .store
+            .reserve(&reservation)
+            .await
+            .inspect_err(|error| self.metrics.reservation_failed(error))?;
         Ok(Response::new(ReserveStockResponse {
             reservation_id: reservation.reservation_id,
             lines: lines.into_iter().map(reserved_line).collect(),

@@ -2,6 +2,7 @@
 //! file and a real PostgreSQL database, called by a real tonic client.
 
 mod helpers;
+mod metrics;
 mod products;
 mod stock;
 mod storage;
