@@ -45,6 +45,8 @@
 //! - `pick`, `ring`, `ewma`, `outlier`: balancing and ejection.
 //! - `call`: one call with its retries.
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 pub mod config;
 pub mod deadline;
