@@ -6,7 +6,7 @@ import subprocess
 
 import time
 
-from common import (LOAD_CPU, RELEASE, ROOT, CpuWindow, Procs, free_port, grpc_frame, h2load,
+from common import (LOAD_CPU, RELEASE, ROOT, ChildCpu, CpuWindow, Procs, free_port, grpc_frame, h2load,
                     http, memory, write_tmp)
 
 RIG = os.path.join(RELEASE, "examples", "bench_rig")
@@ -19,19 +19,20 @@ def rig_load(mode, targets, conc, warmup, seconds, watch_pids):
     """Runs `bench_rig load` pinned to the load core; its JSON plus server and client CPU."""
     argv = ["taskset", "-c", LOAD_CPU, RIG, "load", mode, ",".join(targets), str(conc),
             str(warmup), str(seconds)]
+    client = ChildCpu()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server = CpuWindow(watch_pids)
-    client = CpuWindow([proc.pid])
-    # Both windows include the warm-up; the ratio to requests is scaled to the measured part.
+    # Both windows include the warm-up, whose calls are counted at the measured rate.
     out, err = proc.communicate(timeout=warmup + seconds + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"bench_rig load failed: {err.strip()}")
     result = json.loads(out.strip().splitlines()[-1])
     requests_all = max(1.0, result["rps"] * (warmup + seconds))
-    s, c = server.finish(requests_all), client.finish(requests_all)
+    s = server.finish(requests_all)
     result.update({"tool": "bench_rig", "conc": conc, "duration_s": seconds,
                    "cpu_us_per_req": s["cpu_us_per_req"], "cpu_util": s["cpu_util"],
-                   "client_cpu_us_per_req": c["cpu_us_per_req"], "load_cpu_util": c["cpu_util"]})
+                   "client_cpu_us_per_req": client.seconds() * 1e6 / requests_all,
+                   "load_cpu_util": client.util()})
     return result
 
 
