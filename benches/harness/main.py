@@ -25,8 +25,8 @@ SCENARIOS = {
     "shop-sqlite": lambda s: shop.e2e(s, "sqlite"),
     "shop-postgres": lambda s: shop.e2e(s, "postgres"),
     "scaling": shop.scaling,
-    "startup": shop.startup,
     "micro": scenarios.micro,
+    "startup": shop.startup,
 }
 
 

@@ -158,7 +158,17 @@ def startup(s):
         data = tempfile.mkdtemp(prefix="up-", dir=s.out_dir)
         lock = os.open("/tmp/protomesh-up.lock", os.O_CREAT | os.O_RDWR)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the same lock as `flock /tmp/protomesh-up.lock`
+            # The same lock as `flock /tmp/protomesh-up.lock`; other sessions hold it while
+            # their `up` runs, so wait for it, boundedly.
+            waited = time.time()
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.time() - waited > 240:
+                        raise RuntimeError("/tmp/protomesh-up.lock stayed busy for 240 s") from None
+                    time.sleep(0.5)
             if wait_port(8080, 0.1) or wait_port(50051, 0.1):
                 raise RuntimeError("ports of `protomesh up` are busy although the lock is ours")
             log = open(os.path.join(s.out_dir, f"up-{run}.log"), "wb")
