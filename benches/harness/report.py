@@ -81,6 +81,10 @@ def targets(groups):
     rows = []
     r = paired(groups, "stack", "kit", "bare", "rps", lambda a, b: 100 * a / b)
     rows.append(("1. kit stack throughput vs bare tonic", ">= 85 %", fmt(r, 1, " %"), verdict(r, lambda x: x >= 85)))
+    r = paired(groups, "stack", "kit", "bare", "cpu_us_per_req", lambda a, b: 100 * b / a)
+    rows.append(("1. (same, from CPU) bare CPU per call / kit CPU per call", "(shown, less noisy)", fmt(r, 1, " %"), "-"))
+    r = paired(groups, "gateway", "protomesh", "grpc-gateway", "cpu_us_per_req", lambda a, b: b / a)
+    rows.append(("2. (same, from CPU) grpc-gateway CPU per request / protomesh", "(shown, less noisy)", fmt(r, 2, "x"), "-"))
     r = paired(groups, "gateway", "protomesh", "grpc-gateway", "rps", lambda a, b: a / b)
     rows.append(("2. gateway throughput vs grpc-gateway", ">= 2.5x", fmt(r, 2, "x"), verdict(r, lambda x: x >= 2.5)))
     r = paired(groups, "gateway", "protomesh", "grpc-gateway", "p99_ms", lambda a, b: a / b)
