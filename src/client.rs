@@ -52,6 +52,8 @@
 //! - `pick`, `ring`, `ewma`, `outlier`: balancing and ejection.
 //! - `call`: one call with its retries; `observe`: its metrics.
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 pub mod config;
 pub mod deadline;
