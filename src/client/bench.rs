@@ -45,6 +45,7 @@ impl PickBench {
                     BTreeMap::new(),
                     channel,
                     ewma,
+                    super::observe::EndpointSeries::new("127.0.0.1:9", 1),
                 );
                 endpoint.set_health(Health::Serving);
                 endpoint.record_success(Duration::from_micros(200 * (i as u64 + 1)), now);
