@@ -95,11 +95,16 @@ fn print_table(plan: &[Instance]) {
         } else {
             "grpc://"
         };
+        // The registry is not a kit server: it has no admin port.
+        let admin = match i.role {
+            Role::Registry => "-".to_owned(),
+            _ => format!("http://{}", i.admin),
+        };
         println!(
             "{:<12} {:<22} {:<22}",
             i.id,
             format!("{scheme}{}", i.listen),
-            format!("http://{}", i.admin)
+            admin
         );
     }
     println!(
