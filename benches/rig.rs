@@ -15,6 +15,10 @@
 //!
 //! Build: `cargo build --release -p protomesh --example bench_rig`.
 
+#[path = "echo.rs"]
+mod echo;
+
+use echo::Echo;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
@@ -26,68 +30,13 @@ use protomesh::{
     client::{BalancedChannel, Balancer},
     config::ServerConfig,
     contracts::protomesh::registry::v1::{
-        DeregisterRequest, DeregisterResponse, HeartbeatRequest, HeartbeatResponse, Instance,
-        ListInstancesRequest, ListInstancesResponse, RegisterRequest, RegisterResponse,
-        WatchRequest, WatchResponse,
-        registry_service_client::RegistryServiceClient,
-        registry_service_server::{RegistryService, RegistryServiceServer},
+        ListInstancesRequest, registry_service_client::RegistryServiceClient,
+        registry_service_server::RegistryServiceServer,
     },
     server::ServerBuilder,
 };
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status, client::GrpcService};
-
-/// Answers `ListInstances` with one instance named after this server, after `delay`.
-struct Echo {
-    name: String,
-    delay: Duration,
-}
-
-#[tonic::async_trait]
-impl RegistryService for Echo {
-    async fn register(
-        &self,
-        _: Request<RegisterRequest>,
-    ) -> Result<Response<RegisterResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn heartbeat(
-        &self,
-        _: Request<HeartbeatRequest>,
-    ) -> Result<Response<HeartbeatResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn deregister(
-        &self,
-        _: Request<DeregisterRequest>,
-    ) -> Result<Response<DeregisterResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn list_instances(
-        &self,
-        request: Request<ListInstancesRequest>,
-    ) -> Result<Response<ListInstancesResponse>, Status> {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-        Ok(Response::new(ListInstancesResponse {
-            instances: vec![Instance {
-                service: request.into_inner().service,
-                instance_id: self.name.clone(),
-                ..Default::default()
-            }],
-        }))
-    }
-
-    type WatchStream = tokio_stream::Pending<Result<WatchResponse, Status>>;
-
-    async fn watch(&self, _: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        Err(Status::unimplemented(""))
-    }
-}
+use tonic::client::GrpcService;
 
 /// Serves `echo` on `listener` on a bare tonic server, until ctrl-c.
 async fn serve_bare(listener: TcpListener, echo: Echo) -> anyhow::Result<()> {
@@ -276,10 +225,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
 }
 
 fn echo(name: &str, delay_ms: u64) -> Echo {
-    Echo {
-        name: name.to_owned(),
-        delay: Duration::from_millis(delay_ms),
-    }
+    Echo::new(name, Duration::from_millis(delay_ms))
 }
 
 fn main() -> anyhow::Result<()> {

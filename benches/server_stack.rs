@@ -5,6 +5,10 @@
 //!
 //! `cargo bench -p protomesh --bench server_stack`
 
+#[path = "echo.rs"]
+mod echo;
+
+use echo::Echo;
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
@@ -15,60 +19,16 @@ use protomesh::{
     auth::{AuthLayer, PolicyTable, SigningKey, Verifier},
     config::ServerConfig,
     contracts::protomesh::registry::v1::{
-        DeregisterRequest, DeregisterResponse, HeartbeatRequest, HeartbeatResponse,
-        ListInstancesRequest, ListInstancesResponse, RegisterRequest, RegisterResponse,
-        WatchRequest, WatchResponse,
-        registry_service_client::RegistryServiceClient,
-        registry_service_server::{RegistryService, RegistryServiceServer},
+        ListInstancesRequest, registry_service_client::RegistryServiceClient,
+        registry_service_server::RegistryServiceServer,
     },
     server::ServerBuilder,
 };
 use tokio::{net::TcpListener, runtime::Runtime, task::JoinSet};
-use tonic::{Request, Response, Status, transport::Channel};
+use tonic::transport::Channel;
 
 /// Calls in flight per measured batch.
 const CONCURRENCY: usize = 32;
-
-/// Answers `ListInstances` at once; nothing else.
-struct Echo;
-
-#[tonic::async_trait]
-impl RegistryService for Echo {
-    async fn register(
-        &self,
-        _: Request<RegisterRequest>,
-    ) -> Result<Response<RegisterResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn heartbeat(
-        &self,
-        _: Request<HeartbeatRequest>,
-    ) -> Result<Response<HeartbeatResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn deregister(
-        &self,
-        _: Request<DeregisterRequest>,
-    ) -> Result<Response<DeregisterResponse>, Status> {
-        Err(Status::unimplemented(""))
-    }
-
-    async fn list_instances(
-        &self,
-        request: Request<ListInstancesRequest>,
-    ) -> Result<Response<ListInstancesResponse>, Status> {
-        let _ = request.into_inner();
-        Ok(Response::new(ListInstancesResponse::default()))
-    }
-
-    type WatchStream = tokio_stream::Pending<Result<WatchResponse, Status>>;
-
-    async fn watch(&self, _: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        Err(Status::unimplemented(""))
-    }
-}
 
 /// Starts a bare tonic server on `server_rt`.
 fn start_bare(server_rt: &Runtime) -> SocketAddr {
@@ -79,7 +39,10 @@ fn start_bare(server_rt: &Runtime) -> SocketAddr {
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(RegistryServiceServer::new(Echo))
+                .add_service(RegistryServiceServer::new(Echo::new(
+                    "stack",
+                    Duration::ZERO,
+                )))
                 .serve_with_incoming(incoming),
         );
         addr
@@ -98,7 +61,10 @@ fn start_stack(server_rt: &Runtime) -> SocketAddr {
         );
         let builder = ServerBuilder::new(ServerConfig::default())
             .auth(auth)
-            .add_service(RegistryServiceServer::new(Echo));
+            .add_service(RegistryServiceServer::new(Echo::new(
+                "stack",
+                Duration::ZERO,
+            )));
         tokio::spawn(builder.serve(listener, None, std::future::pending()));
         addr
     })
