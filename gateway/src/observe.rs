@@ -212,11 +212,14 @@ where
                 }
                 Err(_) => (metrics.unmatched.clone(), 500),
             };
-            span.record("http.route", &*route.0);
-            span.record("otel.name", format!("{method} {}", route.0));
-            span.record("http.response.status_code", status);
-            if status >= 500 {
-                span.record("otel.status_code", "ERROR");
+            // Only a span someone listens to is worth the formatting.
+            if !span.is_disabled() {
+                span.record("http.route", &*route.0);
+                span.record("otel.name", format!("{method} {}", route.0));
+                span.record("http.response.status_code", status);
+                if status >= 500 {
+                    span.record("otel.status_code", "ERROR");
+                }
             }
             metrics.record(route, method, status, seconds);
             result
