@@ -1,7 +1,7 @@
 //! Serving a tower service on a bound listener: HTTP/1.1 and HTTP/2 (h2c) on one port, with
 //! graceful drain of open connections on shutdown.
 
-use std::{future::Future, io};
+use std::{future::Future, io, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -25,6 +25,24 @@ pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    serve_draining(listener, service, shutdown, None).await
+}
+
+/// [`serve`], with the wait for open connections bounded by `drain_timeout`: past it, this
+/// returns and the connections still open are left to the process's exit.
+pub async fn serve_draining<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+    drain_timeout: Option<Duration>,
 ) -> io::Result<()>
 where
     S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
@@ -66,6 +84,19 @@ where
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    match drain_timeout {
+        None => graceful.shutdown().await,
+        Some(timeout) => {
+            if tokio::time::timeout(timeout, graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    ?timeout,
+                    "connections still open after the drain timeout; returning"
+                );
+            }
+        }
+    }
     Ok(())
 }

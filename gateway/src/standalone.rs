@@ -83,22 +83,7 @@ where
         tracing::info!(grace = ?drain.grace_period, "not serving; draining");
         tokio::time::sleep(drain.grace_period).await;
     };
-    let (closed, drained) = tokio::sync::oneshot::channel::<()>();
-    let serving = server::serve(listener, service, async {
-        leaving.await;
-        let _ = closed.send(());
-    });
-    tokio::pin!(serving);
-    let result = tokio::select! {
-        result = &mut serving => result,
-        () = async {
-            let _ = drained.await;
-            tokio::time::sleep(drain.timeout).await;
-        } => {
-            tracing::warn!(timeout = ?drain.timeout, "requests still in flight after the drain timeout; closing");
-            Ok(())
-        }
-    };
+    let result = server::serve_draining(listener, service, leaving, Some(drain.timeout)).await;
     let _ = admin_stop.send(());
     if let Some(task) = admin_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
