@@ -101,12 +101,12 @@ ensure_go_tools() {
   return 1
 }
 
-# The recommendations service's packages (grpcio, health, reflection, grpcio-tools for its
-# stubs), pinned by services/recommendations/requirements.txt, in the project's one Python
-# virtualenv (the interop tools share grpcio and grpcio-tools at the same versions, so they are
-# installed once). Returns non-zero, with the reason on stderr, when there is no python3 able to
-# create a virtualenv.
-RECOMMENDATIONS_VENV="${RECOMMENDATIONS_VENV:-$TOOLS_DIR/venv}"
+# The recommendations service's own virtualenv (grpcio, health, reflection, grpcio-tools for
+# its stubs), pinned by services/recommendations/requirements.txt. Its own, not the tools'
+# venv: `up` may install it while the interop tests install theirs, and two pips must never
+# share one environment. Returns non-zero, with the reason on stderr, when there is no python3
+# able to create a virtualenv.
+RECOMMENDATIONS_VENV="${RECOMMENDATIONS_VENV:-$TOOLS_DIR/venv-recommendations}"
 ensure_recommendations_venv() {
   local requirements="$PWD/services/recommendations/requirements.txt"
   local stamp="$RECOMMENDATIONS_VENV/.requirements"
