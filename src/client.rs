@@ -300,7 +300,7 @@ impl ClientBuilder {
 /// The default request hook: the current span's W3C trace context, unless the request
 /// already carries one (a client tracing layer around this channel wrote its own span's).
 fn inject_trace_context(headers: &mut http::HeaderMap) {
-    if !headers.contains_key("traceparent") {
+    if !headers.contains_key(&crate::wire::TRACEPARENT) {
         crate::telemetry::propagation::inject_current_context(headers);
     }
 }

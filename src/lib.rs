@@ -25,5 +25,6 @@ pub mod error;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;
+mod wire;
 
 pub use contracts::FILE_DESCRIPTOR_SET;

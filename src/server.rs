@@ -55,8 +55,6 @@ mod stack;
 mod timeout;
 mod tls;
 
-use std::pin::Pin;
-
 use tokio::net::TcpListener;
 
 pub use admin::serve_admin;
@@ -68,9 +66,6 @@ pub use signal::shutdown_signal;
 pub use tonic_health::server::HealthReporter;
 
 use crate::config::ServerConfig;
-
-/// The boxed future the stack's services return.
-type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 /// Binds the gRPC listener at `config.listen_addr` and the admin listener at
 /// `config.admin_addr` (when set), for [`ServerBuilder::serve`].

@@ -6,7 +6,7 @@
 //! are public by design (probes and grpcurl call them without tokens), see
 //! [`PUBLIC_SERVICES`].
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use prost_reflect::{DescriptorPool, Value};
 

@@ -97,13 +97,7 @@ enum Outcome {
 fn classify(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Outcome {
     match result {
         Ok(response) => {
-            let unavailable = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i32>().ok())
-                == Some(Code::Unavailable as i32);
-            if unavailable {
+            if crate::wire::grpc_status(response.headers()) == Some(Code::Unavailable) {
                 Outcome::Unavailable
             } else {
                 Outcome::Answered
@@ -124,11 +118,8 @@ fn classify(result: &Result<http::Response<Body>, tonic::transport::Error>) -> O
 
 fn grpc_status(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Option<Code> {
     let response = result.as_ref().ok()?;
-    let code = match response.headers().get("grpc-status") {
-        Some(value) => value.to_str().ok()?.parse::<i32>().ok()?,
-        None => 0,
-    };
-    Some(Code::from_i32(code))
+    // No status in the headers: the call was answered, its code comes in the trailers.
+    Some(crate::wire::grpc_status(response.headers()).unwrap_or(Code::Ok))
 }
 
 fn rebuild(parts: &Parts, body: Body) -> http::Request<Body> {

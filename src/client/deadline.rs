@@ -15,7 +15,7 @@ use std::{
 };
 
 use http::HeaderMap;
-use tokio::time::Instant;
+use tokio::{task::futures::TaskLocalFuture, time::Instant};
 use tower::{Layer, Service};
 
 tokio::task_local! {
@@ -32,8 +32,14 @@ pub fn current() -> Option<Instant> {
 
 /// Runs `fut` with `deadline` (or the enclosing deadline, when that is earlier).
 pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {
+    scoped(deadline, fut).await
+}
+
+/// [`scope`] as a nameable future, for a tower layer's response future. The enclosing
+/// deadline is the one current when this is called.
+pub(crate) fn scoped<F: Future>(deadline: Instant, fut: F) -> TaskLocalFuture<Instant, F> {
     let deadline = current().map_or(deadline, |outer| outer.min(deadline));
-    DEADLINE.scope(deadline, fut).await
+    DEADLINE.scope(deadline, fut)
 }
 
 /// Runs `fut` with the deadline the request carries, if any: the server stack's
@@ -50,7 +56,7 @@ pub async fn propagate<T, F: Future>(request: &tonic::Request<T>, fut: F) -> F::
 
 /// The deadline a `grpc-timeout` header sets, counted from now.
 pub fn from_headers(headers: &HeaderMap) -> Option<Instant> {
-    let value = headers.get(GRPC_TIMEOUT)?.to_str().ok()?;
+    let value = headers.get(&crate::wire::GRPC_TIMEOUT)?.to_str().ok()?;
     Some(Instant::now() + parse_timeout(value)?)
 }
 

@@ -8,9 +8,10 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use http::HeaderMap;
 use http_body::{Frame, SizeHint};
 use tonic::{Code, Status, body::Body};
+
+use crate::wire::grpc_status;
 
 /// Records the end of one call. Implementors record a dropped, unfinished call themselves
 /// (in their `Drop`), as CANCELLED.
@@ -19,43 +20,44 @@ pub(crate) trait Finish: Send + 'static {
     fn finish(self, code: Code);
 }
 
-/// The gRPC code in a header map's `grpc-status`, if there is one.
-pub(crate) fn status_code(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?;
-    let number: i32 = value.to_str().ok()?.parse().ok()?;
-    Some(Code::from_i32(number))
-}
-
 /// Finishes `recorder` now when the response already carries its status (trailers-only),
 /// otherwise wraps the body so it finishes when the trailers pass by.
 pub(crate) fn watch<F: Finish>(
     response: http::Response<Body>,
     recorder: F,
 ) -> http::Response<Body> {
-    match status_code(response.headers()) {
+    observe(response, recorder).map(Body::new)
+}
+
+/// [`watch`] without boxing the body, for a stack that boxes once at its top.
+pub(crate) fn observe<F: Finish, B>(
+    response: http::Response<B>,
+    recorder: F,
+) -> http::Response<ObservedBody<F, B>> {
+    let recorder = match grpc_status(response.headers()) {
         Some(code) => {
             recorder.finish(code);
-            response
+            None
         }
-        None => response.map(|inner| {
-            Body::new(ObservedBody {
-                inner,
-                recorder: Some(recorder),
-            })
-        }),
-    }
+        None => Some(recorder),
+    };
+    response.map(|inner| ObservedBody { inner, recorder })
 }
 
 pin_project_lite::pin_project! {
     /// A response body that finishes its recorder when its trailers (or its end) pass by.
-    pub(crate) struct ObservedBody<F> {
+    pub(crate) struct ObservedBody<F, B> {
         #[pin]
-        inner: Body,
+        inner: B,
         recorder: Option<F>,
     }
 }
 
-impl<F: Finish> http_body::Body for ObservedBody<F> {
+impl<F, B> http_body::Body for ObservedBody<F, B>
+where
+    F: Finish,
+    B: http_body::Body<Data = bytes::Bytes, Error = Status>,
+{
     type Data = bytes::Bytes;
     type Error = Status;
 
@@ -68,7 +70,7 @@ impl<F: Finish> http_body::Body for ObservedBody<F> {
         let code = match &frame {
             Some(Ok(frame)) => frame
                 .trailers_ref()
-                .map(|t| status_code(t).unwrap_or(Code::Unknown)),
+                .map(|t| grpc_status(t).unwrap_or(Code::Unknown)),
             Some(Err(status)) => Some(status.code()),
             // A body that ends without trailers broke the protocol.
             None => Some(Code::Unknown),

@@ -229,7 +229,7 @@ impl ServerBuilder {
         });
 
         let (close, closed) = oneshot::channel::<()>();
-        let cut = tokio_util::sync::CancellationToken::new();
+        let cut = cut::Cut::default();
         let serving = builder.serve_with_incoming_shutdown(
             service,
             cut::incoming(listener, cut.clone()),
@@ -261,7 +261,7 @@ impl ServerBuilder {
                     timeout = ?self.config.drain_timeout,
                     "drain timeout passed; cutting the calls still in flight"
                 );
-                cut.cancel();
+                cut.cut();
                 match tokio::time::timeout(CUT_TIMEOUT, serving).await {
                     Ok(result) => result.map_err(ServerError::Transport),
                     Err(_) => Ok(()),

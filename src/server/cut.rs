@@ -3,54 +3,130 @@
 //! in the background after the server said it stopped.
 
 use std::{
-    future::Future,
     io,
     pin::Pin,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
 };
 
+use futures_util::task::AtomicWaker;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
 };
 use tokio_stream::{Stream, StreamExt, wrappers::TcpListenerStream};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+/// The switch that cuts every connection of one server.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cut {
+    /// The state every connection shares.
+    shared: Arc<Shared>,
+}
+
+/// What [`Cut`] shares with its connections.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Set once cut: read on every I/O call, so it must be cheap.
+    flag: AtomicBool,
+    /// The wakers of the connections made so far (dead entries are swept as it grows).
+    wakers: Mutex<Vec<Weak<AtomicWaker>>>,
+}
+
+impl Cut {
+    /// Cuts every connection made through [`incoming`] with this switch.
+    pub(crate) fn cut(&self) {
+        self.shared.flag.store(true, Ordering::SeqCst);
+        let wakers = std::mem::take(&mut *lock(&self.shared.wakers));
+        for waker in wakers.iter().filter_map(Weak::upgrade) {
+            waker.wake();
+        }
+    }
+
+    /// Whether it was cut.
+    fn is_cut(&self) -> bool {
+        self.shared.flag.load(Ordering::SeqCst)
+    }
+
+    /// A waker slot for one more connection, woken by the cut.
+    fn register(&self) -> Arc<AtomicWaker> {
+        let waker = Arc::new(AtomicWaker::new());
+        let mut wakers = lock(&self.shared.wakers);
+        if wakers.len() == wakers.capacity() {
+            wakers.retain(|w| w.strong_count() > 0);
+        }
+        wakers.push(Arc::downgrade(&waker));
+        waker
+    }
+}
+
+/// Locks `mutex`, through poisoning: the list stays valid whatever panicked.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The accepted connections of `listener` (with TCP_NODELAY: gRPC calls are small
-/// request/response exchanges), each cut when `cut` is cancelled. Dropping the stream closes
+/// request/response exchanges), each failing once `cut` is cut. Dropping the stream closes
 /// the listener.
 pub(crate) fn incoming(
     listener: TcpListener,
-    cut: CancellationToken,
+    cut: Cut,
 ) -> impl Stream<Item = io::Result<CuttableIo>> {
     TcpListenerStream::new(listener).map(move |accepted| {
         let io = accepted?;
         io.set_nodelay(true)?;
         Ok(CuttableIo {
             io,
-            cut: Box::pin(cut.clone().cancelled_owned()),
+            waker: cut.register(),
+            cut: cut.clone(),
         })
     })
 }
 
-/// A TCP connection that fails once its token is cancelled.
+/// A TCP connection that fails once its server is cut.
 pub(crate) struct CuttableIo {
     /// The connection.
     io: TcpStream,
-    /// Completes when the connection must be cut.
-    cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The switch.
+    cut: Cut,
+    /// Woken by the cut; registered only while the connection waits for I/O.
+    waker: Arc<AtomicWaker>,
+}
+
+/// The error of every I/O call on a cut connection.
+fn cut_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "drain timeout passed; connection cut",
+    )
 }
 
 impl CuttableIo {
-    /// An error once the connection is cut (and registers for the cut otherwise).
-    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        match self.cut.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "drain timeout passed; connection cut",
-            )),
-            Poll::Pending => Ok(()),
+    /// Runs one I/O call unless the connection is cut; when it has to wait, registers for
+    /// the cut too, so a waiting connection fails as soon as it is cut.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        match op(Pin::new(&mut self.io), cx) {
+            Poll::Pending => {
+                self.waker.register(cx.waker());
+                // A cut between the check above and the registration woke nobody.
+                if self.cut.is_cut() {
+                    return Poll::Ready(Err(cut_error()));
+                }
+                Poll::Pending
+            }
+            poll => poll,
         }
     }
 }
@@ -61,8 +137,7 @@ impl AsyncRead for CuttableIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.check(cx)?;
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        self.guard(cx, |io, cx| io.poll_read(cx, buf))
     }
 }
 
@@ -72,13 +147,11 @@ impl AsyncWrite for CuttableIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.check(cx)?;
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        self.guard(cx, |io, cx| io.poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.check(cx)?;
-        Pin::new(&mut self.io).poll_flush(cx)
+        self.guard(cx, |io, cx| io.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -90,8 +163,7 @@ impl AsyncWrite for CuttableIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.check(cx)?;
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        self.guard(cx, |io, cx| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

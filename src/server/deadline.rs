@@ -55,7 +55,7 @@ impl Deadline {
 
 /// Reads a `grpc-timeout` header (`100m`, `5S`, `2H`...); `None` when absent or malformed.
 pub fn parse_grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(GRPC_TIMEOUT)?.to_str().ok()?;
+    let text = headers.get(&crate::wire::GRPC_TIMEOUT)?.to_str().ok()?;
     // The spec allows at most 8 digits, then one unit letter.
     if text.len() < 2 || text.len() > 9 {
         return None;

@@ -116,9 +116,11 @@ impl http_body::Body for LimitedBody {
                     rest = &rest[n..];
                     continue;
                 }
-                this.prefix[*this.prefix_len] = rest[0];
-                *this.prefix_len += 1;
-                rest = &rest[1..];
+                let start = *this.prefix_len;
+                let take = (5 - start).min(rest.len());
+                this.prefix[start..start + take].copy_from_slice(&rest[..take]);
+                *this.prefix_len += take;
+                rest = &rest[take..];
                 if *this.prefix_len == 5 {
                     *this.prefix_len = 0;
                     let [_, a, b, c, d] = *this.prefix;

@@ -2,10 +2,9 @@
 //! and their metric labels. Paths no descriptor names collapse into one `unknown` entry, so
 //! callers cannot grow the label set.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 use prost::Message;

@@ -4,8 +4,10 @@
 //! when their stream ends.
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
     time::Instant,
 };
 
@@ -14,10 +16,10 @@ use tonic::{Code, body::Body};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{BoxFuture, methods::MethodInfo, methods::MethodTable};
+use super::methods::{MethodInfo, MethodTable};
 use crate::metrics::{
     ServerMetrics,
-    body::{self, Finish},
+    body::{self, Finish, ObservedBody},
     codes::code_index,
 };
 
@@ -66,15 +68,13 @@ pub(crate) struct Metrics<S> {
     shared: Arc<Shared>,
 }
 
-impl<S> Service<Request<Body>> for Metrics<S>
+impl<S, B> Service<Request<Body>> for Metrics<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Service<Request<Body>, Response = Response<B>>,
 {
-    type Response = Response<Body>;
+    type Response = Response<ObservedBody<Recorder, B>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+    type Future = MetricsFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -93,14 +93,41 @@ where
             method,
             start: Instant::now(),
         };
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            match future.await {
-                Ok(response) => Ok(body::watch(response, recorder)),
-                Err(error) => {
-                    recorder.finish(Code::Unknown);
-                    Err(error)
-                }
+        MetricsFuture {
+            inner: self.inner.call(request),
+            recorder: Some(recorder),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Metrics`]: hands the recorder to the response body, or
+    /// records UNKNOWN when the stack below fails.
+    pub(crate) struct MetricsFuture<F> {
+        #[pin]
+        inner: F,
+        recorder: Option<Recorder>,
+    }
+}
+
+impl<F, B, E> Future for MetricsFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ObservedBody<Recorder, B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(recorder) = this.recorder.take() else {
+            // Polled after completion: a bug of the caller; never resolve twice.
+            return Poll::Pending;
+        };
+        Poll::Ready(match result {
+            Ok(response) => Ok(body::observe(response, recorder)),
+            Err(error) => {
+                recorder.finish(Code::Unknown);
+                Err(error)
             }
         })
     }
@@ -108,7 +135,7 @@ where
 
 /// Records the end of one call exactly once; dropped unfinished, it records CANCELLED (the
 /// client went away before the status was sent).
-struct Recorder {
+pub(crate) struct Recorder {
     /// Present until recorded.
     shared: Option<Arc<Shared>>,
     /// The call's method.

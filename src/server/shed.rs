@@ -4,9 +4,10 @@
 //! load is not mistaken for a dead one.
 
 use std::{
+    future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 
 use http::{Request, Response};
@@ -15,8 +16,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, body::Body};
 use tower_layer::Layer;
 use tower_service::Service;
-
-use super::BoxFuture;
 
 /// The message of a shed call.
 pub(crate) const SHED_MESSAGE: &str = "server overloaded: too many calls in flight, retry later";
@@ -60,15 +59,13 @@ pub(crate) struct Shed<S> {
     permits: Option<Arc<Semaphore>>,
 }
 
-impl<S> Service<Request<Body>> for Shed<S>
+impl<S, B> Service<Request<Body>> for Shed<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Service<Request<Body>, Response = Response<B>>,
 {
-    type Response = Response<Body>;
+    type Response = Response<PermitBody<B>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+    type Future = ShedFuture<S::Future, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -81,54 +78,99 @@ where
                     Ok(permit) => Some(permit),
                     Err(_) => {
                         let response = Status::resource_exhausted(SHED_MESSAGE).into_http();
-                        return Box::pin(async move { Ok(response) });
+                        return ShedFuture::Shed {
+                            response: Some(response),
+                        };
                     }
                 }
             }
             _ => None,
         };
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let response = future.await?;
-            Ok(match permit {
-                // The permit is held until the response body (a stream, maybe) is done.
-                Some(permit) => response.map(|inner| {
-                    Body::new(PermitBody {
-                        inner,
-                        _permit: permit,
-                    })
-                }),
-                None => response,
-            })
-        })
+        ShedFuture::Admitted {
+            inner: self.inner.call(request),
+            permit,
+        }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A response body that holds its call's permit until it is dropped.
-    struct PermitBody {
-        #[pin]
-        inner: Body,
-        _permit: OwnedSemaphorePermit,
+    /// The response future of [`Shed`]: the call with its permit, or the refusal.
+    #[project = ShedProj]
+    pub(crate) enum ShedFuture<F, B> {
+        /// Admitted; the permit moves into the response body.
+        Admitted { #[pin] inner: F, permit: Option<OwnedSemaphorePermit> },
+        /// Refused at once.
+        Shed { response: Option<Response<PermitBody<B>>> },
     }
 }
 
-impl http_body::Body for PermitBody {
-    type Data = bytes::Bytes;
-    type Error = Status;
+impl<F, B, E> Future for ShedFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<PermitBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ShedProj::Admitted { inner, permit } => {
+                let response = ready!(inner.poll(cx))?;
+                // The permit is held until the response body (a stream, maybe) is done.
+                let permit = permit.take();
+                Poll::Ready(Ok(response.map(|inner| PermitBody {
+                    inner: Some(inner),
+                    _permit: permit,
+                })))
+            }
+            // Polled again after completion: never resolve twice.
+            ShedProj::Shed { response } => response
+                .take()
+                .map_or(Poll::Pending, |r| Poll::Ready(Ok(r))),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that holds its call's permit until it is dropped; empty for a shed
+    /// call (its status is in the headers).
+    pub(crate) struct PermitBody<B> {
+        #[pin]
+        inner: Option<B>,
+        _permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<B> Default for PermitBody<B> {
+    fn default() -> Self {
+        Self {
+            inner: None,
+            _permit: None,
+        }
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for PermitBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+        match self.project().inner.as_pin_mut() {
+            Some(inner) => inner.poll_frame(cx),
+            None => Poll::Ready(None),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
     }
 }

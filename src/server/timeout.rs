@@ -3,25 +3,29 @@
 //! DEADLINE_EXCEEDED when it passes, for unary calls and for streams alike.
 
 use std::{
-    collections::HashMap,
+    future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
+use foldhash::HashMap;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
-use tokio::time::{Sleep, sleep_until};
+use tokio::{
+    task::futures::TaskLocalFuture,
+    time::{Instant, Sleep, sleep_until},
+};
 use tonic::{Code, Status, body::Body};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{
-    BoxFuture,
     deadline::{Deadline, parse_grpc_timeout},
     methods::{MethodKind, MethodTable},
 };
+use crate::client::deadline::scoped;
 
 /// Taken off a caller's `grpc-timeout`, so this layer answers DEADLINE_EXCEEDED before
 /// tonic's own transport timer (which reads the same header and answers CANCELLED) fires:
@@ -100,15 +104,13 @@ impl Policy {
     }
 }
 
-impl<S> Service<Request<Body>> for DeadlineService<S>
+impl<S, B> Service<Request<Body>> for DeadlineService<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Service<Request<Body>, Response = Response<B>>,
 {
-    type Response = Response<Body>;
+    type Response = Response<DeadlineBody<B>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -116,23 +118,87 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let Some(timeout) = self.policy.timeout(&request) else {
-            return Box::pin(self.inner.call(request));
+            return DeadlineFuture::Unbounded {
+                inner: self.inner.call(request),
+            };
         };
         let deadline = Deadline::after(timeout);
         request.extensions_mut().insert(deadline);
         // The handler runs inside the deadline's scope, so every call it makes through the
         // kit's client carries the remaining time as `grpc-timeout`.
-        let future = crate::client::deadline::scope(deadline.instant(), self.inner.call(request));
-        Box::pin(async move {
-            let mut sleep = Box::pin(sleep_until(deadline.instant()));
-            tokio::select! {
-                biased;
-                response = future => Ok(response?.map(|inner| {
-                    Body::new(DeadlineBody { inner, sleep: Some(sleep) })
-                })),
-                () = &mut sleep => Ok(exceeded().into_http()),
+        DeadlineFuture::Bounded {
+            inner: scoped(deadline.instant(), self.inner.call(request)),
+            timer: Some(Timer::new(deadline.instant())),
+        }
+    }
+}
+
+/// The deadline's timer, armed only once the call has to wait: a call answered in its
+/// first poll never touches the runtime's timer wheel.
+struct Timer {
+    /// When the call must be answered.
+    at: Instant,
+    /// The armed timer.
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Timer {
+    /// A timer for `at`, not armed yet.
+    fn new(at: Instant) -> Self {
+        Self { at, sleep: None }
+    }
+
+    /// Whether the deadline has passed; arms the timer (and registers `cx`) when it has not.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let at = self.at;
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(at)));
+        sleep.as_mut().poll(cx).is_ready()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`DeadlineService`]: answers DEADLINE_EXCEEDED when the
+    /// deadline passes first; the timer moves on into the response body.
+    #[project = DeadlineProj]
+    pub(crate) enum DeadlineFuture<F> {
+        /// No deadline applies.
+        Unbounded { #[pin] inner: F },
+        /// The call in its deadline's scope, and the timer (taken when done).
+        Bounded {
+            #[pin]
+            inner: TaskLocalFuture<Instant, F>,
+            timer: Option<Timer>,
+        },
+    }
+}
+
+impl<F, B, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<DeadlineBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            DeadlineProj::Unbounded { inner } => {
+                let response = ready!(inner.poll(cx))?;
+                Poll::Ready(Ok(response.map(|inner| DeadlineBody::new(inner, None))))
             }
-        })
+            DeadlineProj::Bounded { inner, timer } => {
+                if let Poll::Ready(result) = inner.poll(cx) {
+                    let timer = timer.take();
+                    return Poll::Ready(
+                        result
+                            .map(|response| response.map(|inner| DeadlineBody::new(inner, timer))),
+                    );
+                }
+                if timer.as_mut().is_some_and(|t| t.poll_expired(cx)) {
+                    *timer = None;
+                    return Poll::Ready(Ok(exceeded().into_http()));
+                }
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -143,15 +209,37 @@ fn exceeded() -> Status {
 
 pin_project_lite::pin_project! {
     /// A response body that ends with DEADLINE_EXCEEDED trailers if the deadline passes
-    /// while it still streams.
-    struct DeadlineBody {
+    /// while it still streams; empty for a call answered DEADLINE_EXCEEDED outright.
+    pub(crate) struct DeadlineBody<B> {
         #[pin]
-        inner: Body,
-        sleep: Option<Pin<Box<Sleep>>>,
+        inner: Option<B>,
+        timer: Option<Timer>,
     }
 }
 
-impl http_body::Body for DeadlineBody {
+impl<B> DeadlineBody<B> {
+    /// `inner`, bounded by `timer` when there is one.
+    fn new(inner: B, timer: Option<Timer>) -> Self {
+        Self {
+            inner: Some(inner),
+            timer,
+        }
+    }
+}
+
+impl<B> Default for DeadlineBody<B> {
+    fn default() -> Self {
+        Self {
+            inner: None,
+            timer: None,
+        }
+    }
+}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body<Data = bytes::Bytes, Error = Status>,
+{
     type Data = bytes::Bytes;
     type Error = Status;
 
@@ -159,15 +247,18 @@ impl http_body::Body for DeadlineBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let Some(sleep) = this.sleep.as_mut() else {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+        if let Poll::Ready(frame) = inner.poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if sleep.as_mut().poll(cx).is_ready() {
-            *this.sleep = None;
+        if let Some(timer) = this.timer
+            && timer.poll_expired(cx)
+        {
+            // The stream ends here: no frame of the inner body follows the trailers.
+            this.inner.set(None);
             let trailers = exceeded().into_http::<()>().into_parts().0.headers;
             return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
         }
@@ -175,10 +266,14 @@ impl http_body::Body for DeadlineBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.sleep.is_none() || self.inner.is_end_stream()
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
     }
 }

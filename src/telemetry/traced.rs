@@ -12,11 +12,12 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tonic::Code;
 use tracing::{Span, field::Empty};
+
+use crate::wire::grpc_status;
 
 /// Which end of a call a span describes; decides which codes mark the span as an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +80,6 @@ pub fn record_status(span: &Span, side: Side, code: Code) {
     if error {
         span.record("otel.status_code", "ERROR");
     }
-}
-
-fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    headers
-        .get("grpc-status")
-        .map(|value| Code::from_bytes(value.as_bytes()))
 }
 
 pin_project! {

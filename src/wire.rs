@@ -1,0 +1,39 @@
+//! The gRPC header names every call touches, parsed once: looking a header up by a string
+//! parses and classifies the name on every call, a [`HeaderName`] constant does not. Also the
+//! one reading of a call's status from its headers or trailers.
+
+use http::{HeaderMap, HeaderName};
+use tonic::Code;
+
+/// `grpc-status`: the call's code, in a trailers-only answer's headers or in the trailers.
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// `grpc-timeout`: the caller's timeout.
+pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+
+/// `traceparent`: the caller's W3C trace context.
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The gRPC code in `headers` (a trailers-only answer's headers, or trailers), if there is
+/// one; a value that is not a code number reads as UNKNOWN.
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    headers
+        .get(&GRPC_STATUS)
+        .map(|value| Code::from_bytes(value.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code is read from its number; garbage reads as UNKNOWN, absence as none.
+    #[test]
+    fn reads_the_status() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(grpc_status(&headers), None);
+        headers.insert("grpc-status", "5".parse().unwrap());
+        assert_eq!(grpc_status(&headers), Some(Code::NotFound));
+        headers.insert("grpc-status", "x".parse().unwrap());
+        assert_eq!(grpc_status(&headers), Some(Code::Unknown));
+    }
+}
