@@ -118,7 +118,7 @@ async fn main_async(args: Vec<String>) {
                 .layer(RestLayer::new(transcoder))
                 .add_service(echo(&pool))
                 .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener),
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                     shutdown,
                 )
                 .await
@@ -128,7 +128,7 @@ async fn main_async(args: Vec<String>) {
             tonic::transport::Server::builder()
                 .add_service(echo(&pool))
                 .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener),
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                     shutdown,
                 )
                 .await

@@ -34,7 +34,14 @@ use super::{AuthError, MethodPolicy, PolicyTable, Principal, Verifier};
 /// (`Server::builder().layer(auth_layer)`).
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
-    policies: Arc<PolicyTable>,
+    /// Behind one pointer: the server clones its whole stack for every call.
+    shared: Arc<Shared>,
+}
+
+/// What every clone of an [`AuthLayer`] shares.
+#[derive(Debug)]
+struct Shared {
+    policies: PolicyTable,
     verifier: Verifier,
 }
 
@@ -42,15 +49,14 @@ impl AuthLayer {
     /// A layer enforcing `policies`, verifying tokens with `verifier`.
     pub fn new(policies: PolicyTable, verifier: Verifier) -> Self {
         Self {
-            policies: Arc::new(policies),
-            verifier,
+            shared: Arc::new(Shared { policies, verifier }),
         }
     }
 
     /// Decides one call: `Ok(Some(principal))` for a verified caller, `Ok(None)` for an
     /// anonymous call to a public method, or the status to answer with.
     pub fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Option<Principal>, Status> {
-        let Some(policy) = self.policies.get(path) else {
+        let Some(policy) = self.shared.policies.get(path) else {
             return Err(Status::unimplemented(format!("unknown method {path}")));
         };
         match policy {
@@ -89,7 +95,7 @@ impl AuthLayer {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
         match bearer {
-            Some(token) => self.verifier.verify(token),
+            Some(token) => self.shared.verifier.verify(token),
             None => Err(AuthError::Malformed(
                 "authorization is not `Bearer <token>`".into(),
             )),

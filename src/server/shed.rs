@@ -6,13 +6,15 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, ready},
 };
 
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, body::Body};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -26,16 +28,52 @@ const EXEMPT_PREFIX: &str = "/grpc.health.v1.Health/";
 /// Sheds calls beyond a concurrency limit; `None` disables it.
 #[derive(Debug, Clone)]
 pub(crate) struct ShedLayer {
-    /// One permit per call in flight.
-    permits: Option<Arc<Semaphore>>,
+    /// The calls in flight.
+    permits: Option<Arc<InFlight>>,
 }
 
 impl ShedLayer {
     /// A layer allowing `limit` calls at once; 0 means no limit.
     pub(crate) fn new(limit: usize) -> Self {
         Self {
-            permits: (limit > 0).then(|| Arc::new(Semaphore::new(limit))),
+            permits: (limit > 0).then(|| {
+                Arc::new(InFlight {
+                    count: AtomicUsize::new(0),
+                    limit,
+                })
+            }),
         }
+    }
+}
+
+/// A counter of calls in flight: nothing ever waits on it, so a counter does what a
+/// semaphore would, without its lock.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    /// Calls in flight (briefly one more while a refused call backs out).
+    count: AtomicUsize,
+    /// The most calls at once.
+    limit: usize,
+}
+
+impl InFlight {
+    /// A permit for one more call, unless `limit` calls are in flight.
+    fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        if self.count.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Permit(self.clone()))
+    }
+}
+
+/// One call's place in [`InFlight`], given back on drop.
+#[derive(Debug)]
+pub(crate) struct Permit(Arc<InFlight>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -56,7 +94,7 @@ pub(crate) struct Shed<S> {
     /// The rest of the stack.
     inner: S,
     /// One permit per call in flight.
-    permits: Option<Arc<Semaphore>>,
+    permits: Option<Arc<InFlight>>,
 }
 
 impl<S, B> Service<Request<Body>> for Shed<S>
@@ -74,9 +112,9 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let permit = match &self.permits {
             Some(permits) if !request.uri().path().starts_with(EXEMPT_PREFIX) => {
-                match permits.clone().try_acquire_owned() {
-                    Ok(permit) => Some(permit),
-                    Err(_) => {
+                match permits.try_acquire() {
+                    Some(permit) => Some(permit),
+                    None => {
                         let response = Status::resource_exhausted(SHED_MESSAGE).into_http();
                         return ShedFuture::Shed {
                             response: Some(response),
@@ -98,7 +136,7 @@ pin_project_lite::pin_project! {
     #[project = ShedProj]
     pub(crate) enum ShedFuture<F, B> {
         /// Admitted; the permit moves into the response body.
-        Admitted { #[pin] inner: F, permit: Option<OwnedSemaphorePermit> },
+        Admitted { #[pin] inner: F, permit: Option<Permit> },
         /// Refused at once.
         Shed { response: Option<Response<PermitBody<B>>> },
     }
@@ -135,7 +173,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct PermitBody<B> {
         #[pin]
         inner: Option<B>,
-        _permit: Option<OwnedSemaphorePermit>,
+        _permit: Option<Permit>,
     }
 }
 
