@@ -36,6 +36,9 @@ use protomesh::{
     server::ServerBuilder,
 };
 use tokio::net::TcpListener;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tonic::client::GrpcService;
 
 /// Serves `echo` on `listener` on a bare tonic server, until ctrl-c.

@@ -2,7 +2,8 @@
 //! served by the protomesh gateway, so `benches/peers.sh` can load it beside the peer rigs.
 //!
 //! ```text
-//! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway -> gRPC upstream at BACKEND
+//! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway (with its metrics and tracing
+//!                                    layer) -> gRPC upstream at BACKEND
 //! echo_rig embedded ADDR             one tonic server: gRPC Echo + REST via RestLayer
 //! echo_rig upstream ADDR             a dynamic-message gRPC echo upstream
 //! ```
@@ -14,10 +15,14 @@ use std::{convert::Infallible, future::Future, pin::Pin, task::Poll};
 use http::{Request, Response};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
 use protomesh_gateway::{
-    Gateway, RestLayer, TranscodeSettings, Transcoder, Upstreams, codec::DynamicCodec, server,
-    upstream,
+    Gateway, HttpMetrics, ObserveLayer, RestLayer, TranscodeSettings, Transcoder, Upstreams,
+    codec::DynamicCodec, server, upstream,
 };
 use tokio::net::TcpListener;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use tower::Layer as _;
 
 fn pool() -> DescriptorPool {
     let peers = std::env::var("PEERS_PROTO").unwrap_or_else(|_| "/work/shared/peers/proto".into());
@@ -106,6 +111,9 @@ async fn main_async(args: Vec<String>) {
                 .connect_lazy();
             let transcoder = Transcoder::new(pool, TranscodeSettings::default()).expect("routes");
             let gateway = Gateway::new(transcoder, Upstreams::single(upstream(channel)));
+            // As the standalone gateway process serves it: metrics and a span per request.
+            let registry = protomesh::metrics::Registry::new();
+            let gateway = ObserveLayer::new(HttpMetrics::register(&registry)).layer(gateway);
             server::serve(listener, gateway, shutdown)
                 .await
                 .expect("serve");

@@ -7,10 +7,7 @@ use std::{
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use tonic::metadata::{
-    AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, KeyAndValueRef,
-    MetadataMap,
-};
+use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey, MetadataMap};
 
 /// The prefix that carries arbitrary metadata in either direction.
 pub const METADATA_PREFIX: &str = "grpc-metadata-";
@@ -18,7 +15,20 @@ pub const METADATA_PREFIX: &str = "grpc-metadata-";
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Headers forwarded as-is.
-const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", REQUEST_ID];
+const FORWARDED: [HeaderName; 4] = [
+    http::header::AUTHORIZATION,
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static(REQUEST_ID),
+];
+
+/// Forwarded headers whose values differ on every request: sent never-indexed, so they do not
+/// churn the HPACK table of the upstream connection (each new value would evict older
+/// entries and lengthen every later lookup).
+const UNIQUE_PER_REQUEST: [HeaderName; 2] = [
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static(REQUEST_ID),
+];
 
 /// Metadata never sent back as `Grpc-Metadata-*`: gRPC's own protocol headers.
 const RESERVED: [&str; 8] = [
@@ -53,10 +63,11 @@ impl RequestIds {
     /// The next id.
     pub fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let id = uuid::Uuid::from_u64_pair(self.prefix, n)
             .hyphenated()
-            .to_string();
-        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"))
+            .encode_lower(&mut text);
+        HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
     }
 }
 
@@ -68,66 +79,68 @@ impl Default for RequestIds {
 
 /// The metadata for the upstream call made for `headers`, and the request id used.
 pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, HeaderValue) {
-    let mut map = MetadataMap::with_capacity(4);
+    let mut out = HeaderMap::with_capacity(4);
     for name in FORWARDED {
-        if let Some(value) = headers
-            .get(name)
-            .and_then(|v| AsciiMetadataValue::try_from(v.as_bytes()).ok())
-        {
-            map.insert(AsciiMetadataKey::from_static(name), value);
+        // gRPC metadata values are printable ASCII; anything else is not forwarded.
+        if let Some(value) = headers.get(&name).filter(|v| v.to_str().is_ok()) {
+            out.insert(name, value.clone());
         }
     }
     for (name, value) in headers {
         let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) else {
             continue;
         };
-        if key.ends_with("-bin") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(value.as_bytes())
-                .ok();
-            if let (Ok(key), Some(bytes)) = (BinaryMetadataKey::from_bytes(key.as_bytes()), decoded)
-            {
-                map.append_bin(key, BinaryMetadataValue::from_bytes(&bytes));
-            }
-        } else if let (Ok(key), Ok(value)) = (
-            AsciiMetadataKey::from_bytes(key.as_bytes()),
-            AsciiMetadataValue::try_from(value.as_bytes()),
-        ) {
-            map.append(key, value);
+        let Ok(key) = HeaderName::from_bytes(key.as_bytes()) else {
+            continue;
+        };
+        let valid = if key.as_str().ends_with("-bin") {
+            // Binary metadata travels base64-encoded, as the client sent it.
+            BinaryMetadataKey::from_bytes(key.as_ref()).is_ok()
+                && base64::engine::general_purpose::STANDARD
+                    .decode(value.as_bytes())
+                    .is_ok()
+        } else {
+            AsciiMetadataKey::from_bytes(key.as_ref()).is_ok() && value.to_str().is_ok()
+        };
+        if valid {
+            out.append(key, value.clone());
         }
     }
     let request_id = match headers.get(REQUEST_ID) {
         Some(id) => id.clone(),
         None => {
             let value = ids.next();
-            if let Ok(meta) = AsciiMetadataValue::try_from(value.as_bytes()) {
-                map.insert(AsciiMetadataKey::from_static(REQUEST_ID), meta);
-            }
+            out.insert(HeaderName::from_static(REQUEST_ID), value.clone());
             value
         }
     };
-    (map, request_id)
+    for name in &UNIQUE_PER_REQUEST {
+        if let Some(value) = out.get_mut(name) {
+            value.set_sensitive(true);
+        }
+    }
+    (MetadataMap::from_headers(out), request_id)
 }
 
-/// Adds the response metadata to `headers` as `Grpc-Metadata-*` (binary values base64).
+/// Adds the response metadata to `headers` as `Grpc-Metadata-*` (binary values base64, as
+/// they travel).
 pub fn response_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
-    for entry in metadata.iter() {
-        let (key, value) = match entry {
-            KeyAndValueRef::Ascii(key, value) => (
-                key.as_str(),
-                HeaderValue::from_bytes(value.as_encoded_bytes()).ok(),
-            ),
-            KeyAndValueRef::Binary(key, value) => (
-                key.as_str(),
-                HeaderValue::from_bytes(value.as_encoded_bytes()).ok(),
-            ),
-        };
-        if RESERVED.contains(&key) || key.starts_with(':') {
+    let mut name_buf = [0u8; 128];
+    for (key, value) in metadata.as_ref() {
+        let key = key.as_str();
+        if RESERVED.contains(&key) {
             continue;
         }
-        let name = HeaderName::from_bytes(format!("{METADATA_PREFIX}{key}").as_bytes());
-        if let (Ok(name), Some(value)) = (name, value) {
-            headers.append(name, value);
+        let name = match name_buf.get_mut(..METADATA_PREFIX.len() + key.len()) {
+            Some(buf) => {
+                buf[..METADATA_PREFIX.len()].copy_from_slice(METADATA_PREFIX.as_bytes());
+                buf[METADATA_PREFIX.len()..].copy_from_slice(key.as_bytes());
+                HeaderName::from_bytes(buf)
+            }
+            None => HeaderName::from_bytes(format!("{METADATA_PREFIX}{key}").as_bytes()),
+        };
+        if let Ok(name) = name {
+            headers.append(name, value.clone());
         }
     }
 }
@@ -181,5 +194,44 @@ mod tests {
         assert_eq!(id.len(), 36);
         let (_, second) = request_metadata(&headers, &ids);
         assert_ne!(id, second);
+    }
+
+    /// Binary metadata passes only as valid base64; per-request values are never indexed;
+    /// non-ASCII values are dropped.
+    #[test]
+    fn binary_metadata_and_indexing() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-metadata-blob-bin", HeaderValue::from_static("AAEC"));
+        headers.insert("grpc-metadata-bad-bin", HeaderValue::from_static("%%%"));
+        headers.insert("traceparent", HeaderValue::from_bytes(b"00-\xff").unwrap());
+        headers.insert("tracestate", HeaderValue::from_static("a=b"));
+        let (map, _) = request_metadata(&headers, &RequestIds::new());
+        assert_eq!(
+            map.get_bin("blob-bin").unwrap().to_bytes().unwrap(),
+            &[0, 1, 2][..]
+        );
+        assert!(map.get_bin("bad-bin").is_none());
+        assert!(map.get("traceparent").is_none());
+        assert!(!map.get("tracestate").unwrap().is_sensitive());
+        assert!(map.get(REQUEST_ID).unwrap().is_sensitive());
+    }
+
+    /// Response metadata comes back as Grpc-Metadata-*, without gRPC's protocol headers.
+    #[test]
+    fn response_metadata_becomes_headers() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("content-type", "application/grpc".parse().unwrap());
+        metadata.insert("x-shard", "7".parse().unwrap());
+        let long = "k".repeat(200);
+        metadata.insert(
+            AsciiMetadataKey::from_bytes(long.as_bytes()).unwrap(),
+            "v".parse().unwrap(),
+        );
+        let mut out = HeaderMap::new();
+        response_headers(&metadata, &mut out);
+        assert_eq!(out["grpc-metadata-x-shard"], "7");
+        assert_eq!(out[format!("grpc-metadata-{long}").as_str()], "v");
+        assert!(out.get("grpc-metadata-content-type").is_none());
+        assert_eq!(out.len(), 2);
     }
 }

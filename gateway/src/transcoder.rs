@@ -22,6 +22,9 @@ use crate::{
     upstream::Upstream,
 };
 
+/// The `Grpc-Timeout` request header.
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
 /// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
 #[derive(Debug)]
 struct Failure {
@@ -261,15 +264,16 @@ impl Transcoder {
             &bytes,
             inner.settings.discard_unknown_fields,
         )?;
-        let service = route.method.parent_service().full_name().to_owned();
-        let upstream = upstream_for(&service)
-            .ok_or_else(|| tonic::Status::unavailable(format!("no upstream for {service}")))?;
+        let service = route.method.parent_service();
+        let upstream = upstream_for(service.full_name()).ok_or_else(|| {
+            tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
+        })?;
         let mut grpc = Grpc::new(upstream);
         grpc.ready()
             .await
             .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
         let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
-        let timeout = match parts.headers.get("grpc-timeout") {
+        let timeout = match parts.headers.get(&GRPC_TIMEOUT) {
             Some(value) => Some(
                 value
                     .to_str()
