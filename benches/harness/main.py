@@ -20,6 +20,7 @@ from common import ROOT, Settings  # noqa: E402
 
 SCENARIOS = {
     "stack": scenarios.stack,
+    "stack_shared": scenarios.stack_shared,
     "gateway": scenarios.gateway,
     "balancing": scenarios.balancing,
     "shop-sqlite": lambda s: shop.e2e(s, "sqlite"),

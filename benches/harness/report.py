@@ -54,6 +54,7 @@ def verdict(s, ok):
 
 VARIANTS = {
     "stack": (["bare", "kit"], "1. unary gRPC: bare tonic vs kit stack"),
+    "stack_shared": (["bare", "kit"], "1b. the same, both servers sharing one core at once"),
     "gateway": (["protomesh", "grpc-gateway"], "2. REST POST /v1/echo via gateway"),
     "balancing": (["p2c", "rr"], "3. 3 replicas, one +50 ms: P2C vs RR"),
     "client_overhead": (["direct", "balanced"], "3. one replica: direct vs balanced client"),
@@ -83,6 +84,8 @@ def targets(groups):
     rows.append(("1. kit stack throughput vs bare tonic", ">= 85 %", fmt(r, 1, " %"), verdict(r, lambda x: x >= 85)))
     r = paired(groups, "stack", "kit", "bare", "cpu_us_per_req", lambda a, b: 100 * b / a)
     rows.append(("1. (same, from CPU) bare CPU per call / kit CPU per call", "(shown, less noisy)", fmt(r, 1, " %"), "-"))
+    r = paired(groups, "stack_shared", "kit", "bare", "rps", lambda a, b: 100 * a / b)
+    rows.append(("1b. kit stack throughput vs bare tonic, sharing one core at once", ">= 85 %", fmt(r, 1, " %"), verdict(r, lambda x: x >= 85)))
     r = paired(groups, "gateway", "protomesh", "grpc-gateway", "cpu_us_per_req", lambda a, b: b / a)
     rows.append(("2. (same, from CPU) grpc-gateway CPU per request / protomesh", "(shown, less noisy)", fmt(r, 2, "x"), "-"))
     r = paired(groups, "gateway", "protomesh", "grpc-gateway", "rps", lambda a, b: a / b)

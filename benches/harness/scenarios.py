@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import subprocess
+import threading
 
 import time
 
@@ -57,6 +58,38 @@ def stack(s):
                 m = h2load(f"http://127.0.0.1:{port}{LIST}", s, procs.pids, grpc_body=body)
                 m.update(memory(procs.pids))
                 s.record("stack", variant, run, **m)
+
+
+def stack_shared(s):
+    """1b. The same comparison with both servers on the server core at once, each under its
+    own h2load (50 connections): the scheduler splits the core between them, so their
+    throughput ratio is their cost ratio, and noise from the machine hits both alike."""
+    body = write_tmp(s.out_dir, "list.grpc", grpc_frame(b"\x0a\x07catalog"))
+    for run in range(s.runs):
+        ports = {"bare": free_port(), "kit": free_port()}
+        with Procs(s.out_dir) as procs:
+            pids = {}
+            for variant, port in ports.items():
+                pids[variant] = procs.start(f"s1b-{variant}", [RIG, variant, f"127.0.0.1:{port}"],
+                                            port=port).pid
+                smoke_grpc(port)
+            results = {}
+
+            def load(variant):
+                results[variant] = h2load(f"http://127.0.0.1:{ports[variant]}{LIST}", s,
+                                          [pids[variant]], grpc_body=body)
+
+            threads = [threading.Thread(target=load, args=(v,)) for v in ports]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for variant in ports:
+                if variant not in results:
+                    raise RuntimeError(f"stack_shared: the {variant} load failed")
+                m = results[variant]
+                m.update(memory([pids[variant]]))
+                s.record("stack_shared", variant, run, **m)
 
 
 def gateway(s):

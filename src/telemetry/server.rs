@@ -66,9 +66,11 @@ where
             }
         }
         // The trace id in every log line of the call, to jump from logs to the trace.
-        let trace_id = span.context().span().span_context().trace_id();
-        if trace_id != TraceId::INVALID {
-            span.record("trace_id", tracing::field::display(trace_id));
+        if !span.is_disabled() {
+            let trace_id = span.context().span().span_context().trace_id();
+            if trace_id != TraceId::INVALID {
+                span.record("trace_id", tracing::field::display(trace_id));
+            }
         }
         let future = span.in_scope(|| self.inner.call(request));
         TracedFuture::new(future, span, Side::Server)
