@@ -47,6 +47,7 @@ pub mod signal;
 
 mod admin;
 mod cut;
+mod dispatch;
 mod limit;
 mod methods;
 mod observe;

@@ -3,16 +3,19 @@
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
-use http::Request;
+use http::{Request, Response};
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{body::Body, server::NamedService, service::RoutesBuilder, transport::server::Server};
+use tonic::{body::Body, server::NamedService, transport::server::Server};
 use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
 };
 use tower_service::Service;
 
-use super::{Announcer, ServerError, admin, cut, methods::MethodTable, stack::stack, tls};
+use super::{
+    Announcer, ServerError, admin, cut, dispatch::DispatchBuilder, methods::MethodTable,
+    stack::stack, tls,
+};
 use crate::{
     auth::AuthLayer,
     config::ServerConfig,
@@ -37,7 +40,7 @@ pub struct ServerBuilder {
     /// The settings.
     config: ServerConfig,
     /// The registered services.
-    routes: RoutesBuilder,
+    routes: DispatchBuilder,
     /// Their names, for health and reflection.
     names: Vec<&'static str>,
     /// Descriptor sets for reflection and method labels.
@@ -69,7 +72,7 @@ impl ServerBuilder {
     pub fn new(config: ServerConfig) -> Self {
         Self {
             config,
-            routes: RoutesBuilder::default(),
+            routes: DispatchBuilder::default(),
             names: Vec::new(),
             descriptor_sets: vec![crate::FILE_DESCRIPTOR_SET],
             announcer: None,
@@ -83,16 +86,15 @@ impl ServerBuilder {
     /// interceptor). Health reports it under its full name, reflection lists it.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
-        S: Service<Request<Body>, Error = Infallible>
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
-        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
     {
-        self.routes.add_service(service);
+        self.routes.add(service);
         self.names.push(S::NAME);
         self
     }
@@ -183,11 +185,11 @@ impl ServerBuilder {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
         self.routes
-            .add_service(tonic_health::pb::health_server::HealthServer::new(
+            .add(tonic_health::pb::health_server::HealthServer::new(
                 HealthService::from_health_reporter(self.reporter.clone()),
-            ))
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+            ));
+        self.routes.add(reflection_v1);
+        self.routes.add(reflection_v1alpha);
 
         let methods =
             MethodTable::from_descriptor_sets(self.descriptor_sets.iter().copied().chain([
@@ -197,7 +199,7 @@ impl ServerBuilder {
             ]));
         let metrics = ServerMetrics::register(&self.registry);
         let service = stack(
-            self.routes.routes().prepare(),
+            std::mem::take(&mut self.routes).build(),
             &self.config,
             metrics,
             Arc::new(methods),

@@ -4,13 +4,13 @@
 use std::{convert::Infallible, sync::Arc};
 
 use http::{Request, Response};
-use tonic::{body::Body, service::Routes};
+use tonic::body::Body;
 use tower::ServiceBuilder;
 use tower_service::Service;
 
 use super::{
-    limit::MessageLimitLayer, methods::MethodTable, observe::MetricsLayer, shed::ShedLayer,
-    timeout::DeadlineLayer,
+    dispatch::Dispatch, limit::MessageLimitLayer, methods::MethodTable, observe::MetricsLayer,
+    shed::ShedLayer, timeout::DeadlineLayer,
 };
 use crate::{
     auth::AuthLayer, config::ServerConfig, metrics::ServerMetrics, telemetry::ServerTraceLayer,
@@ -19,7 +19,7 @@ use crate::{
 /// Wraps the routes (every registered service, health and reflection) in the stack. Requests
 /// pass the layers top to bottom; responses come back bottom to top.
 pub(crate) fn stack(
-    routes: Routes,
+    routes: Dispatch,
     config: &ServerConfig,
     metrics: ServerMetrics,
     methods: Arc<MethodTable>,

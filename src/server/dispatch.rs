@@ -1,0 +1,145 @@
+//! The server's router: a call goes to its service by the first segment of its path
+//! (`/pkg.Service/Method`), found with one hash lookup.
+//!
+//! tonic's own `Routes` is an axum router: it matches a path pattern per service, and boxes
+//! each request body twice and each response body once on the way. Every service here is a
+//! gRPC service keyed by its full name, so a map from that name is all the routing there is.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use foldhash::HashMap;
+use http::{Request, Response};
+use tonic::{Status, body::Body, server::NamedService};
+use tower_service::Service;
+
+/// The response future of every routed call.
+type CallFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// Calls one service: clones it (tonic services are cheap handles) and calls the clone.
+type Handler = Box<dyn Fn(Request<Body>) -> CallFuture + Send + Sync>;
+
+/// The registered services by full name; see the [module docs](self).
+#[derive(Clone, Default)]
+pub(crate) struct Dispatch {
+    /// Handlers by service name.
+    services: Arc<HashMap<&'static str, Handler>>,
+}
+
+impl std::fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Collects the services of a [`Dispatch`].
+#[derive(Default)]
+pub(crate) struct DispatchBuilder {
+    /// Handlers by service name.
+    services: HashMap<&'static str, Handler>,
+}
+
+impl DispatchBuilder {
+    /// Routes calls to `S::NAME` to `service` (a later service of the same name replaces it).
+    pub(crate) fn add<S>(&mut self, service: S)
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let handler: Handler = Box::new(move |request| {
+            let mut service = service.clone();
+            Box::pin(service.call(request))
+        });
+        self.services.insert(S::NAME, handler);
+    }
+
+    /// The router.
+    pub(crate) fn build(self) -> Dispatch {
+        Dispatch {
+            services: Arc::new(self.services),
+        }
+    }
+}
+
+impl Service<Request<Body>> for Dispatch {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Generated tonic services are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let service = request
+            .uri()
+            .path()
+            .strip_prefix('/')
+            .and_then(|path| path.split_once('/'))
+            .map(|(service, _)| service);
+        match service.and_then(|name| self.services.get(name)) {
+            Some(handler) => handler(request),
+            None => Box::pin(std::future::ready(
+                Ok(Status::unimplemented("").into_http()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str) -> Request<Body> {
+        Request::builder()
+            .uri(path)
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    fn status(response: &Response<Body>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap())
+    }
+
+    /// A registered service gets its calls; other paths are UNIMPLEMENTED, as from tonic's
+    /// router.
+    #[tokio::test]
+    async fn routes_by_service_name() {
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        let mut builder = DispatchBuilder::default();
+        builder.add(health);
+        let mut dispatch = builder.build();
+        for path in [
+            "/x.Y/Z",
+            "/",
+            "/grpc.health.v1.Health",
+            "/grpc.health.v1/Check",
+        ] {
+            let response = dispatch.call(request(path)).await.unwrap();
+            assert_eq!(status(&response), Some("12"), "{path}");
+        }
+        // Reached the health service: its codec finds no request message in the empty body.
+        let response = dispatch
+            .call(request("/grpc.health.v1.Health/Check"))
+            .await
+            .unwrap();
+        assert_ne!(status(&response), Some("12"));
+    }
+}
