@@ -62,6 +62,7 @@ pub use admin::serve_admin;
 pub use announce::Announcer;
 pub use builder::ServerBuilder;
 pub use deadline::Deadline;
+pub use dispatch::RoutedService;
 pub use error::ServerError;
 pub use signal::shutdown_signal;
 pub use tonic_health::server::HealthReporter;

@@ -16,12 +16,15 @@ Prints one markdown row per run: req/s, p50/p99 ms, server CPU us/req.
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+# The load harness's /proc and port helpers, shared with scripts/bench.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benches", "harness"))
+from common import cpu_ticks, wait_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.environ.get("PEERS_DIR", "/work/shared/peers")
@@ -45,24 +48,6 @@ RIGS = {
     "gw-rustzero": [TONIC_UP, ("rust-zero-gateway", [f"{PEERS}/rustzero-gw/target/release/rustzero-gw"], {"ADDR": "127.0.0.1:8080", "BACKEND": "127.0.0.1:50052"}, 8080)],
     "rog-tonic": [("rog-tonic", [f"{PEERS}/rog-echo/target/release/rog-echo"], {"ADDR": "127.0.0.1:8081"}, 8081)],
 }
-
-
-def cpu_ticks(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def wait_port(port, deadline):
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def smoke(port):
@@ -100,7 +85,7 @@ def run(name, duration, cpus):
                 return
             procs.append(subprocess.Popen(["taskset", "-c", cpus[0]] + argv, env={**os.environ, **env},
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            if not wait_port(port, time.time() + 20):
+            if not wait_port(port, 20):
                 print(f"| {name} | {label} did not listen |", flush=True)
                 return
         port = RIGS[name][-1][3]

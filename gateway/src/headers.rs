@@ -1,9 +1,6 @@
 //! Which HTTP headers travel as gRPC metadata, and back.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -146,25 +143,12 @@ pub fn response_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
 }
 
 /// Parses a `Grpc-Timeout` value: up to 8 digits and a unit (H, M, S, m, u, n).
-pub fn parse_timeout(text: &str) -> Option<Duration> {
-    if text.len() < 2 || text.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = text.split_at(text.len() - 1);
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n.checked_mul(3600)?),
-        "M" => Duration::from_secs(n.checked_mul(60)?),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
+pub use protomesh::client::deadline::parse_timeout;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Grpc-Timeout parses every unit and rejects malformed values.

@@ -1,20 +1,21 @@
 //! [`ServerBuilder`]: registers services, then serves them behind the kit's stack until the
 //! shutdown future completes, and drains in order.
 
-use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use http::{Request, Response};
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{body::Body, server::NamedService, transport::server::Server};
+use tonic::transport::server::Server;
 use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
 };
-use tower_service::Service;
 
 use super::{
-    Announcer, ServerError, admin, cut, dispatch::DispatchBuilder, methods::MethodTable,
-    stack::stack, tls,
+    Announcer, ServerError, admin, cut,
+    dispatch::{DispatchBuilder, RoutedService},
+    methods::MethodTable,
+    stack::stack,
+    tls,
 };
 use crate::{
     auth::AuthLayer,
@@ -84,16 +85,7 @@ impl ServerBuilder {
 
     /// Adds a tonic service (any generated `FooServiceServer`, also wrapped in an
     /// interceptor). Health reports it under its full name, reflection lists it.
-    pub fn add_service<S>(mut self, service: S) -> Self
-    where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn add_service<S: RoutedService>(mut self, service: S) -> Self {
         self.routes.add(service);
         self.names.push(S::NAME);
         self

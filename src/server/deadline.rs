@@ -9,8 +9,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use tokio::time::Instant;
 
-/// The `grpc-timeout` header name.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+pub use crate::client::deadline::GRPC_TIMEOUT;
 
 /// The instant by which a call must be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,42 +55,13 @@ impl Deadline {
 /// Reads a `grpc-timeout` header (`100m`, `5S`, `2H`...); `None` when absent or malformed.
 pub fn parse_grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(&crate::wire::GRPC_TIMEOUT)?.to_str().ok()?;
-    // The spec allows at most 8 digits, then one unit letter.
-    if text.len() < 2 || text.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = text.split_at(text.len() - 1);
-    let value: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(value * 3600),
-        "M" => Duration::from_secs(value * 60),
-        "S" => Duration::from_secs(value),
-        "m" => Duration::from_millis(value),
-        "u" => Duration::from_micros(value),
-        "n" => Duration::from_nanos(value),
-        _ => return None,
-    })
+    crate::client::deadline::parse_timeout(text)
 }
 
 /// Encodes a timeout as a `grpc-timeout` value: the finest unit whose count fits in the 8
-/// digits the spec allows.
+/// digits the spec allows, rounded up.
 pub fn encode_grpc_timeout(timeout: Duration) -> String {
-    const MAX: u128 = 99_999_999;
-    let nanos = timeout.as_nanos();
-    for (unit, per) in [
-        ("n", 1u128),
-        ("u", 1_000),
-        ("m", 1_000_000),
-        ("S", 1_000_000_000),
-        ("M", 60_000_000_000),
-    ] {
-        // Round up, so the encoded timeout is never shorter than the real one.
-        let count = nanos.div_ceil(per);
-        if count <= MAX {
-            return format!("{count}{unit}");
-        }
-    }
-    format!("{}H", (nanos / 3_600_000_000_000).min(MAX))
+    crate::client::deadline::format_timeout(timeout)
 }
 
 #[cfg(test)]

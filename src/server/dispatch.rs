@@ -39,6 +39,32 @@ impl std::fmt::Debug for Dispatch {
     }
 }
 
+/// A gRPC service the kit's server can route to: any generated `FooServiceServer` (also
+/// wrapped in an interceptor), health and reflection included.
+pub trait RoutedService:
+    Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+    + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> RoutedService for S where
+    S: Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Collects the services of a [`Dispatch`].
 #[derive(Default)]
 pub(crate) struct DispatchBuilder {
@@ -48,16 +74,7 @@ pub(crate) struct DispatchBuilder {
 
 impl DispatchBuilder {
     /// Routes calls to `S::NAME` to `service` (a later service of the same name replaces it).
-    pub(crate) fn add<S>(&mut self, service: S)
-    where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub(crate) fn add<S: RoutedService>(&mut self, service: S) {
         let handler: Handler = Box::new(move |request| {
             let mut service = service.clone();
             Box::pin(service.call(request))

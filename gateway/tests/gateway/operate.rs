@@ -3,7 +3,6 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use http::Request;
 use protomesh::metrics::Registry;
 use protomesh_gateway::{
     Gateway, TranscodeSettings, Transcoder, Upstreams,
@@ -15,7 +14,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::support::{TestUpstream, get, pool, request, send, spawn};
+use crate::support::{get, pool, request, send, spawn_upstream};
 
 /// A standalone gateway (with its admin port) in front of the test upstream.
 struct Process {
@@ -28,15 +27,7 @@ struct Process {
 
 async fn start(grace_period: Duration) -> Process {
     let pool = pool();
-    let upstream_server = spawn(tower::ServiceExt::map_request(
-        TestUpstream::new(pool.clone()),
-        |r: Request<hyper::body::Incoming>| r.map(tonic::body::Body::new),
-    ))
-    .await;
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://{}", upstream_server.addr))
-            .unwrap()
-            .connect_lazy();
+    let (upstream_server, channel) = spawn_upstream(&pool).await;
     let transcoder = Transcoder::new(pool, TranscodeSettings::default()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();

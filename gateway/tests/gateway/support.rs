@@ -241,9 +241,8 @@ pub(crate) struct Fixture {
     pub(crate) transcoder: Transcoder,
 }
 
-/// Starts the upstream and a gateway with `settings` in front of it.
-pub(crate) async fn fixture_with(settings: TranscodeSettings) -> Fixture {
-    let pool = pool();
+/// Starts the test upstream on `pool`; returns it and a channel to it.
+pub(crate) async fn spawn_upstream(pool: &DescriptorPool) -> (Running, tonic::transport::Channel) {
     let upstream_server = spawn(tower::ServiceExt::map_request(
         TestUpstream::new(pool.clone()),
         |r: Request<hyper::body::Incoming>| r.map(tonic::body::Body::new),
@@ -253,6 +252,13 @@ pub(crate) async fn fixture_with(settings: TranscodeSettings) -> Fixture {
         tonic::transport::Endpoint::from_shared(format!("http://{}", upstream_server.addr))
             .unwrap()
             .connect_lazy();
+    (upstream_server, channel)
+}
+
+/// Starts the upstream and a gateway with `settings` in front of it.
+pub(crate) async fn fixture_with(settings: TranscodeSettings) -> Fixture {
+    let pool = pool();
+    let (upstream_server, channel) = spawn_upstream(&pool).await;
     let transcoder = Transcoder::new(pool, settings).expect("routes build");
     let gateway = Gateway::new(transcoder.clone(), Upstreams::single(upstream(channel)));
     Fixture {
