@@ -12,6 +12,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// The remote parent named by `headers`; an empty context when there is none or it is
 /// malformed.
 pub fn extract_context(headers: &HeaderMap) -> Context {
+    // Most requests from outside carry no trace context: skip the propagator for them.
+    if !headers.contains_key(&crate::wire::TRACEPARENT) {
+        return Context::new();
+    }
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
 }
 
@@ -36,6 +40,9 @@ pub fn continue_trace(span: &tracing::Span, headers: &mut HeaderMap) {
     if parent.span().span_context().is_valid() {
         // Fails only when no OpenTelemetry layer is installed; nothing to parent then.
         let _ = span.set_parent(parent);
+    }
+    if span.is_disabled() {
+        return;
     }
     let own = span.context();
     if own.span().span_context().is_valid() {

@@ -57,13 +57,10 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let span = call_span(Side::Server, request.uri().path());
-        // Most calls from outside carry no trace context: skip the propagator for them.
-        if request.headers().contains_key(&crate::wire::TRACEPARENT) {
-            let parent = extract_context(request.headers());
-            if parent.span().span_context().is_valid() {
-                // Fails only when no OpenTelemetry layer is installed; nothing to parent then.
-                let _ = span.set_parent(parent);
-            }
+        let parent = extract_context(request.headers());
+        if parent.span().span_context().is_valid() {
+            // Fails only when no OpenTelemetry layer is installed; nothing to parent then.
+            let _ = span.set_parent(parent);
         }
         // The trace id in every log line of the call, to jump from logs to the trace.
         if !span.is_disabled() {
