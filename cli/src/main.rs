@@ -30,9 +30,22 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The gateway runs thread per core: this thread's current-thread runtime serves one of
+    // its workers (see `protomesh_gateway::standalone::serve_sharded`). Everything else runs
+    // on a multi-thread runtime.
+    let mut runtime = match &cli.command {
+        Some(Command::Serve(args)) if args.role == up::plan::Role::Gateway => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all().build()?.block_on(run(cli))
+}
+
+/// Runs the parsed command.
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => {
             let result = serve::run(args).await;

@@ -47,6 +47,10 @@ pub(crate) struct ServeArgs {
     /// A TOML settings file (keys as in `[server]`).
     #[arg(long, env = "PROTOMESH_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+    /// Gateway only: threads serving requests, each with its own runtime, upstream clients
+    /// and connections (thread per core); one per available core when unset.
+    #[arg(long, env = "PROTOMESH_GATEWAY_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) gateway_workers: Option<u16>,
     /// Drain and exit when standard input closes (set by `protomesh up`, so children never
     /// outlive it).
     #[arg(long, hide = true)]

@@ -2,27 +2,29 @@
 //! served by the protomesh gateway, so `benches/peers.sh` can load it beside the peer rigs.
 //!
 //! ```text
-//! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway (with its metrics and tracing
-//!                                    layer) -> gRPC upstream at BACKEND
+//! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway as `protomesh serve gateway`
+//!                                    runs it (thread per core, metrics and tracing layer,
+//!                                    health, drain) -> gRPC upstream at BACKEND
 //! echo_rig embedded ADDR             one tonic server: gRPC Echo + REST via RestLayer
 //! echo_rig upstream ADDR             a dynamic-message gRPC echo upstream
 //! ```
 //! Environment: `PEERS_PROTO` (default `/work/shared/peers/proto`), `PROTO_ROOT` (the
-//! project's `proto/`, for google/api), `RIG_RUNTIME=current` for a current-thread runtime.
+//! project's `proto/`, for google/api), `RIG_RUNTIME=current` for a current-thread runtime
+//! (the standalone gateway always uses one per thread, as the `protomesh` binary does),
+//! `RIG_RUNTIME=multi` for a multi-thread one.
 
 use std::{convert::Infallible, future::Future, pin::Pin, task::Poll};
 
 use http::{Request, Response};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
 use protomesh_gateway::{
-    Gateway, HttpMetrics, ObserveLayer, RestLayer, TranscodeSettings, Transcoder, Upstreams,
-    codec::DynamicCodec, server, upstream,
+    Gateway, RestLayer, TranscodeSettings, Transcoder, Upstreams, codec::DynamicCodec, standalone,
+    upstream,
 };
 use tokio::net::TcpListener;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tower::Layer as _;
 
 fn pool() -> DescriptorPool {
     let peers = std::env::var("PEERS_PROTO").unwrap_or_else(|_| "/work/shared/peers/proto".into());
@@ -106,15 +108,27 @@ async fn main_async(args: Vec<String>) {
                 .get(3)
                 .cloned()
                 .unwrap_or_else(|| "127.0.0.1:50052".into());
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{backend}"))
-                .expect("backend uri")
-                .connect_lazy();
             let transcoder = Transcoder::new(pool, TranscodeSettings::default()).expect("routes");
-            let gateway = Gateway::new(transcoder, Upstreams::single(upstream(channel)));
-            // As the standalone gateway process serves it: metrics and a span per request.
+            let (reporter, health) = standalone::health();
+            // As `protomesh serve gateway` serves it: thread per core, each thread with its
+            // own upstream channel, behind the metrics and span layer, with health and drain.
+            let make = move || {
+                let channel = tonic::transport::Endpoint::from_shared(format!("http://{backend}"))?
+                    .connect_lazy();
+                let upstreams = Upstreams::single(upstream(channel))
+                    .with_service(standalone::HEALTH_SERVICE, health.clone());
+                Ok::<_, protomesh_gateway::BoxError>(Gateway::new(transcoder.clone(), upstreams))
+            };
+            let shards = standalone::Shards {
+                workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                make,
+            };
+            let drain = standalone::Drain {
+                grace_period: std::time::Duration::ZERO,
+                timeout: std::time::Duration::from_secs(5),
+            };
             let registry = protomesh::metrics::Registry::new();
-            let gateway = ObserveLayer::new(HttpMetrics::register(&registry)).layer(gateway);
-            server::serve(listener, gateway, shutdown)
+            standalone::serve_sharded(listener, None, shards, reporter, registry, drain, shutdown)
                 .await
                 .expect("serve");
         }
@@ -148,7 +162,12 @@ async fn main_async(args: Vec<String>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mut builder = if std::env::var("RIG_RUNTIME").as_deref() == Ok("current") {
+    let current = match std::env::var("RIG_RUNTIME").as_deref() {
+        Ok("current") => true,
+        Ok("multi") => false,
+        _ => args.get(1).map(String::as_str) == Some("standalone"),
+    };
+    let mut builder = if current {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()

@@ -4,8 +4,13 @@
 //! sequence: on shutdown, health turns `NOT_SERVING` (so `/readyz` answers 503 and load
 //! balancers stop sending), the grace period passes, the listener closes, and requests in flight
 //! get up to the drain timeout to finish.
+//!
+//! [`serve_sharded`] runs the same process thread per core: each extra worker thread has a
+//! current-thread runtime and a gateway of its own (its own upstream connections), and
+//! accepts on the same listening socket. Requests on one thread never wake another, and the
+//! upstream writes of all the requests a thread has in hand go out together.
 
-use std::{future::Future, io, time::Duration};
+use std::{future::Future, io, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -38,8 +43,17 @@ pub struct Drain {
 /// The gateway process's health: the reporter [`serve`] drives, and the `grpc.health.v1`
 /// service reading it, to mount as the upstream of [`HEALTH_SERVICE`].
 pub fn health() -> (HealthReporter, Upstream) {
-    let (reporter, service) = tonic_health::server::health_reporter();
-    (reporter, upstream(service))
+    let reporter = HealthReporter::new();
+    let service = health_of(&reporter);
+    (reporter, service)
+}
+
+/// Another `grpc.health.v1` service reading `reporter`, for another gateway of the process
+/// (see [`serve_sharded`]).
+pub fn health_of(reporter: &HealthReporter) -> Upstream {
+    upstream(tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+    ))
 }
 
 /// Serves `gateway` on `listener` and, when given, the admin routes on `admin`, until
@@ -61,11 +75,66 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let shards = Shards {
+        workers: 1,
+        make: move || Ok::<_, BoxError>(gateway.clone()),
+    };
+    serve_sharded(listener, admin, shards, reporter, registry, drain, shutdown).await
+}
+
+/// How many gateways serve the port, and how each is made.
+#[derive(Debug, Clone)]
+pub struct Shards<F> {
+    /// Threads serving requests, the caller's included (at least 1); one per core is the
+    /// usual choice ([`std::thread::available_parallelism`]).
+    pub workers: usize,
+    /// Builds one gateway. Called once on the caller's runtime, then once on each extra
+    /// thread inside its own runtime, so what the gateway spawns (upstream connections,
+    /// discovery, route refreshers) runs on that thread.
+    pub make: F,
+}
+
+/// [`serve`], thread per core: the caller's task serves the first gateway, and each of
+/// `shards.workers - 1` threads runs a current-thread runtime with a gateway of its own,
+/// accepting on a clone of `listener`. The health, the metrics, the admin port and the
+/// drain sequence are shared; `serve` returns once every thread has drained.
+pub async fn serve_sharded<F, S, B>(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shards: Shards<F>,
+    reporter: HealthReporter,
+    registry: Registry,
+    drain: Drain,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()>
+where
+    F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let metrics = HttpMetrics::register(&registry);
+    let first = (shards.make)().map_err(io::Error::other)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let make = Arc::new(shards.make);
+    let mut threads = Vec::new();
+    for index in 1..shards.workers.max(1) {
+        let socket = clone_listener(&listener)?;
+        threads.push(spawn_shard(
+            index,
+            socket,
+            make.clone(),
+            metrics.clone(),
+            stopped.clone(),
+            drain.timeout,
+        )?);
+    }
     reporter
         .set_service_status(OVERALL, ServingStatus::Serving)
         .await;
-    let service = ObserveLayer::new(metrics).layer(gateway);
+    let service = ObserveLayer::new(metrics).layer(first);
 
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_task = admin.map(|listener| {
@@ -82,11 +151,67 @@ where
             .await;
         tracing::info!(grace = ?drain.grace_period, "not serving; draining");
         tokio::time::sleep(drain.grace_period).await;
+        let _ = stop.send(true);
     };
     let result = server::serve_draining(listener, service, leaving, Some(drain.timeout)).await;
+    for thread in threads {
+        if let Ok(Err(e)) = thread.await {
+            tracing::warn!(error = %e, "a gateway thread failed");
+        }
+    }
     let _ = admin_stop.send(());
     if let Some(task) = admin_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
     }
     result
+}
+
+/// Another handle on the listening socket, for a thread of its own.
+fn clone_listener(listener: &TcpListener) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::AsFd as _;
+    let socket = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// Starts gateway thread `index`: a current-thread runtime serving a gateway from `make` on
+/// `socket` until `stopped` turns true, then draining for up to `drain_timeout`. The
+/// receiver resolves when the thread is done.
+fn spawn_shard<F, S, B>(
+    index: usize,
+    socket: std::net::TcpListener,
+    make: Arc<F>,
+    metrics: HttpMetrics,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    drain_timeout: Duration,
+) -> io::Result<tokio::sync::oneshot::Receiver<io::Result<()>>>
+where
+    F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("gateway-{index}"))
+        .spawn(move || {
+            let run = || -> io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(socket)?;
+                    let gateway = make().map_err(io::Error::other)?;
+                    let service = ObserveLayer::new(metrics).layer(gateway);
+                    let stop = async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    };
+                    server::serve_draining(listener, service, stop, Some(drain_timeout)).await
+                })
+            };
+            let _ = done.send(run());
+        })?;
+    Ok(finished)
 }

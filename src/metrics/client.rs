@@ -145,15 +145,16 @@ struct StateLabels {
 
 impl Collector for EndpointsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        // Clients of the same service in one process add up.
+        // Clients of the same service in one process (the gateway's threads each have
+        // their own) follow the same discovery: each state shows the most any of them has.
         let mut by_service: BTreeMap<Arc<str>, [i64; 4]> = BTreeMap::new();
         {
             let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
             clients.retain(|(service, set)| match set.upgrade() {
                 Some(set) => {
                     let counts = by_service.entry(service.clone()).or_default();
-                    for (total, n) in counts.iter_mut().zip(set.census()) {
-                        *total += n;
+                    for (most, n) in counts.iter_mut().zip(set.census()) {
+                        *most = (*most).max(n);
                     }
                     true
                 }

@@ -13,11 +13,11 @@ use protomesh::{
     config::ServerConfig,
     discovery::{AnnouncerConfig, RegistryAnnouncer},
     metrics::Registry,
-    server::ServerBuilder,
+    server::{HealthReporter, ServerBuilder},
 };
 use protomesh_gateway::{
-    TranscodeSettings, Upstreams, descriptors,
-    live::{self, Reflected},
+    BoxError, TranscodeSettings, Upstreams, descriptors,
+    live::{self, LiveGateway, Reflected},
     standalone, upstream,
 };
 use shop_common::db::sqlite_url;
@@ -155,7 +155,8 @@ const REFLECTED: [(&str, &str); 1] = [(
 /// The standalone REST gateway: routes from the compiled contracts, plus those of the
 /// [`REFLECTED`] services once they answer; each service reached through the kit's balanced
 /// client; the admin port serves the gateway's and its clients' metrics and `/readyz`, which
-/// turns 503 as soon as the drain starts.
+/// turns 503 as soon as the drain starts. Thread per core: each of `gateway_workers` threads
+/// (default: one per available core) has its own gateway, clients and route refresher.
 async fn gateway(
     args: &ServeArgs,
     server: &ServerConfig,
@@ -164,6 +165,68 @@ async fn gateway(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let metrics = Registry::new();
+    let (reporter, _) = standalone::health();
+    let pool = descriptors::compiled_without(&REFLECTED.map(|(service, _)| service))?;
+    // The route refreshers, stopped when the gateway has drained.
+    let refreshers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let make = {
+        let (args, metrics, reporter) = (args.clone(), metrics.clone(), reporter.clone());
+        let refreshers = refreshers.clone();
+        move || -> Result<LiveGateway, BoxError> {
+            let upstreams = gateway_upstreams(&args, &metrics, &reporter)?;
+            let mut reflected = Vec::new();
+            for (_, name) in REFLECTED {
+                reflected.push(Reflected {
+                    name: name.to_owned(),
+                    upstream: upstream(client(&args, name, &metrics)?),
+                });
+            }
+            let (gateway, refresher) = live::live(
+                pool.clone(),
+                TranscodeSettings::default(),
+                upstreams,
+                reflected,
+            )?;
+            // Runs on the calling thread's runtime.
+            let task = tokio::spawn(refresher.run());
+            refreshers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task.abort_handle());
+            Ok(gateway)
+        }
+    };
+    let shards = standalone::Shards {
+        workers: args.gateway_workers.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            usize::from,
+        ),
+        make,
+    };
+    let drain = standalone::Drain {
+        grace_period: server.grace_period,
+        timeout: server.drain_timeout,
+    };
+    let served =
+        standalone::serve_sharded(listener, admin, shards, reporter, metrics, drain, shutdown)
+            .await;
+    for task in refreshers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        task.abort();
+    }
+    Ok(served?)
+}
+
+/// One gateway's upstreams: a balanced client per shop service (and the registry's, when
+/// there is one), and the process's health service reading `reporter`.
+fn gateway_upstreams(
+    args: &ServeArgs,
+    metrics: &Registry,
+    reporter: &HealthReporter,
+) -> anyhow::Result<Upstreams> {
     let mut upstreams = Upstreams::new();
     for (grpc_service, name) in [
         ("shop.users.v1.UserService", "users"),
@@ -171,7 +234,7 @@ async fn gateway(
         ("shop.cart.v1.CartService", "cart"),
         ("shop.orders.v1.OrderService", "orders"),
     ] {
-        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name, &metrics)?));
+        upstreams = upstreams.with_service(grpc_service, upstream(client(args, name, metrics)?));
     }
     if let Some(registry) = args.registry {
         let channel = BalancedChannel::builder(format!("static://{registry}"))
@@ -181,27 +244,7 @@ async fn gateway(
         upstreams =
             upstreams.with_service("protomesh.registry.v1.RegistryService", upstream(channel));
     }
-    let (reporter, health) = standalone::health();
-    upstreams = upstreams.with_service(standalone::HEALTH_SERVICE, health);
-    let mut reflected = Vec::new();
-    for (_, name) in REFLECTED {
-        reflected.push(Reflected {
-            name: name.to_owned(),
-            upstream: upstream(client(args, name, &metrics)?),
-        });
-    }
-    let pool = descriptors::compiled_without(&REFLECTED.map(|(service, _)| service))?;
-    let (gateway, refresher) =
-        live::live(pool, TranscodeSettings::default(), upstreams, reflected)?;
-    let refresh = tokio::spawn(refresher.run());
-    let drain = standalone::Drain {
-        grace_period: server.grace_period,
-        timeout: server.drain_timeout,
-    };
-    let served =
-        standalone::serve(listener, admin, gateway, reporter, metrics, drain, shutdown).await;
-    refresh.abort();
-    Ok(served?)
+    Ok(upstreams.with_service(standalone::HEALTH_SERVICE, standalone::health_of(reporter)))
 }
 
 #[cfg(test)]

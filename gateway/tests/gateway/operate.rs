@@ -1,7 +1,11 @@
 //! The standalone gateway process as an operator sees it: route-labelled metrics and
 //! readiness on the admin port, gRPC health on the front door, and the drain sequence.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use protomesh::metrics::Registry;
 use protomesh_gateway::{
@@ -150,4 +154,76 @@ async fn drain_turns_not_ready_then_closes() {
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
     assert!(tokio::net::TcpStream::connect(process.addr).await.is_err());
+}
+
+/// Thread per core: every worker thread builds its own gateway (with its own upstream
+/// channel) and accepts on the shared port; requests on any thread are served and counted in
+/// the one registry, and the drain stops every thread.
+#[tokio::test]
+async fn sharded_gateway_serves_from_every_thread_and_drains() {
+    let pool = pool();
+    let (upstream_server, _) = spawn_upstream(&pool).await;
+    let target = format!("http://{}", upstream_server.addr);
+    let transcoder = Transcoder::new(pool, TranscodeSettings::default()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, admin_addr) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
+    let built = Arc::new(Mutex::new(Vec::new()));
+    let make = {
+        let built = built.clone();
+        move || {
+            built
+                .lock()
+                .unwrap()
+                .push(std::thread::current().name().map(str::to_owned));
+            let channel = tonic::transport::Endpoint::from_shared(target.clone())?.connect_lazy();
+            let upstreams = Upstreams::single(upstream(channel));
+            Ok::<_, protomesh_gateway::BoxError>(Gateway::new(transcoder.clone(), upstreams))
+        }
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (reporter, _) = standalone::health();
+    let task = tokio::spawn(standalone::serve_sharded(
+        listener,
+        Some(admin),
+        standalone::Shards { workers: 3, make },
+        reporter,
+        Registry::new(),
+        Drain {
+            grace_period: Duration::ZERO,
+            timeout: Duration::from_secs(5),
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Each `get` opens its own connection, so the threads take turns accepting.
+    for i in 0..30 {
+        let reply = get(addr, &format!("/v1/echo/n{i}")).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let threads = built.lock().unwrap().clone();
+    assert_eq!(threads.len(), 3, "one gateway per worker: {threads:?}");
+    for name in ["gateway-1", "gateway-2"] {
+        assert!(threads.contains(&Some(name.to_owned())), "{threads:?}");
+    }
+    let metrics = get(admin_addr, "/metrics").await;
+    let text = String::from_utf8(metrics.body.to_vec()).unwrap();
+    assert_eq!(
+        series(
+            &text,
+            r#"http_server_requests_total{route="/v1/echo/{id}",method="GET",status="200"}"#
+        ),
+        Some(30.0),
+        "{text}"
+    );
+
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("every thread drains and the gateway returns")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

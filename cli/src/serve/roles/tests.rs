@@ -42,6 +42,8 @@ impl Running {
             data_dir: data_dir.to_path_buf(),
             database_url: None,
             config: None,
+            // Two gateway threads whatever the machine, so the tests cross them.
+            gateway_workers: Some(2),
             exit_with_stdin: false,
         };
         let server = ServerConfig {
