@@ -60,7 +60,7 @@ use tokio::net::TcpListener;
 
 pub use admin::serve_admin;
 pub use announce::Announcer;
-pub use builder::ServerBuilder;
+pub use builder::{ServerBuilder, Stack};
 pub use deadline::Deadline;
 pub use dispatch::RoutedService;
 pub use error::ServerError;

@@ -5,7 +5,7 @@
 //! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway as `protomesh serve gateway`
 //!                                    runs it (thread per core, metrics and tracing layer,
 //!                                    health, drain) -> gRPC upstream at BACKEND
-//! echo_rig embedded ADDR             one tonic server: gRPC Echo + REST via RestLayer
+//! echo_rig embedded ADDR             one kit server: gRPC Echo + REST via `.front(RestLayer)`
 //! echo_rig upstream ADDR             a dynamic-message gRPC echo upstream
 //! ```
 //! Environment: `PEERS_PROTO` (default `/work/shared/peers/proto`), `PROTO_ROOT` (the
@@ -133,16 +133,14 @@ async fn main_async(args: Vec<String>) {
                 .expect("serve");
         }
         "embedded" => {
+            // As a protomesh service serves it: the kit's server stack, REST opted in with
+            // its one line. No auth layer, like the peers' rigs.
             let transcoder =
                 Transcoder::new(pool.clone(), TranscodeSettings::default()).expect("routes");
-            tonic::transport::Server::builder()
-                .accept_http1(true)
-                .layer(RestLayer::new(transcoder))
+            protomesh::server::ServerBuilder::new(protomesh::config::ServerConfig::default())
                 .add_service(echo(&pool))
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                    shutdown,
-                )
+                .front(RestLayer::new(transcoder))
+                .serve(listener, None, shutdown)
                 .await
                 .expect("serve");
         }

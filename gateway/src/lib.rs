@@ -19,16 +19,18 @@
 //!   drain sequence).
 //!
 //! # Embedded mode
+//! A service built with the kit's `ServerBuilder` opts in with one line; REST calls then
+//! run through its whole stack (tracing, metrics, shedding, deadlines, auth) as gRPC calls:
 //! ```ignore
-//! let transcoder = Transcoder::compiled(TranscodeSettings::default())?;
-//! tonic::transport::Server::builder()
-//!     .accept_http1(true)                   // REST clients speak HTTP/1.1
-//!     .layer(RestLayer::new(transcoder))    // outermost: REST becomes in-process gRPC here
-//!     .layer(auth_layer)                    // ...and then meets auth, metrics, tracing
+//! ServerBuilder::new(config)
+//!     .auth(auth_layer)
 //!     .add_service(my_service)
-//!     .serve_with_incoming_shutdown(incoming, shutdown)
+//!     .front(RestLayer::new(Transcoder::compiled(TranscodeSettings::default())?))
+//!     .serve(listener, admin, shutdown)
 //!     .await?;
 //! ```
+//! Any other tower-based server works the same way: put [`RestLayer`] outermost and accept
+//! HTTP/1.1 (with tonic's `Server`: `.accept_http1(true).layer(RestLayer::new(transcoder))`).
 
 pub mod codec;
 pub mod config;

@@ -1,13 +1,18 @@
 //! [`ServerBuilder`]: registers services, then serves them behind the kit's stack until the
 //! shutdown future completes, and drains in order.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
+use http::{Request, Response};
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::transport::server::Server;
+use tonic::{body::Body, transport::server::Server};
 use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
+};
+use tower::{
+    BoxError, Layer, Service, ServiceExt as _,
+    util::{BoxCloneSyncService, Either},
 };
 
 use super::{
@@ -54,7 +59,19 @@ pub struct ServerBuilder {
     auth: Option<AuthLayer>,
     /// The health statuses.
     reporter: HealthReporter,
+    /// Wraps the whole stack, when set ([`ServerBuilder::front`]).
+    front: Option<MakeFront>,
 }
+
+/// The kit's whole stack (tracing, metrics, shedding, deadlines, auth, limits, the services),
+/// as a [front layer](ServerBuilder::front) receives it.
+pub type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// What a front layer makes of the [`Stack`].
+type Fronted = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
+
+/// Applies the front layer.
+type MakeFront = Box<dyn FnOnce(Stack) -> Fronted + Send>;
 
 impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,6 +97,7 @@ impl ServerBuilder {
             registry: Registry::new(),
             auth: None,
             reporter: HealthReporter::new(),
+            front: None,
         }
     }
 
@@ -109,6 +127,26 @@ impl ServerBuilder {
     /// protomesh service sets one; health and reflection are public in its policy table.
     pub fn auth(mut self, auth: AuthLayer) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Puts `layer` in front of the whole stack, and makes the server accept HTTP/1.1 besides
+    /// HTTP/2. The layer sees every request first; whatever it passes on to the [`Stack`]
+    /// goes through tracing, metrics, shedding, deadlines and auth like any gRPC call. The
+    /// gateway's embedded REST mode is the use: one line,
+    /// `.front(protomesh_gateway::RestLayer::new(transcoder))`, and the server's port
+    /// answers REST too, with no REST call skipping the auth policy.
+    pub fn front<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Stack> + Send + 'static,
+        L::Service:
+            Service<Request<Body>, Response = Response<Body>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
+    {
+        self.front = Some(Box::new(move |stack| {
+            BoxCloneSyncService::new(layer.layer(stack).map_err(Into::into))
+        }));
         self
     }
 
@@ -200,6 +238,15 @@ impl ServerBuilder {
         if self.auth.is_none() {
             tracing::warn!("no auth layer: every method of this server is open");
         }
+        let service = match self.front.take() {
+            None => {
+                Either::Left(service.map_err(|never: Infallible| -> BoxError { match never {} }))
+            }
+            Some(front) => {
+                builder = builder.accept_http1(true);
+                Either::Right(front(BoxCloneSyncService::new(service)))
+            }
+        };
 
         admin::set_all(&self.reporter, &self.names, ServingStatus::Serving).await;
         if let Some(announcer) = &self.announcer {

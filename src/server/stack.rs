@@ -27,6 +27,7 @@ pub(crate) fn stack(
 ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
++ Sync
 + 'static {
     ServiceBuilder::new()
         // One response body type out of the stack, whatever the layers below wrap it in.

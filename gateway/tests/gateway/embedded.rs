@@ -119,11 +119,17 @@ async fn grpc_on_the_same_port() {
     let _ = stop.send(());
 }
 
-/// The kit's real AuthLayer inside the REST layer: REST calls obey each method's declared
-/// policy exactly as gRPC calls do (authenticated, role, public).
+/// Embedded mode on the kit's own server, opted into with one line (`.front(RestLayer)`):
+/// REST calls obey each method's declared policy exactly as gRPC calls do (authenticated,
+/// role, public), and the kit's metrics count them like gRPC calls.
 #[tokio::test]
 async fn kit_auth_policy_applies_to_rest() {
-    use protomesh::auth::{AuthLayer, Issuer, PolicyTable, SigningKey, Verifier};
+    use protomesh::{
+        auth::{AuthLayer, Issuer, PolicyTable, SigningKey, Verifier},
+        config::ServerConfig,
+        metrics::Registry,
+        server::ServerBuilder,
+    };
     let issuer = Issuer::new(SigningKey::generate("k1").unwrap(), "test");
     let verifier = Verifier::new(vec![issuer.public_key()]);
     let policies = PolicyTable::from_pool(&pool()).unwrap();
@@ -131,18 +137,22 @@ async fn kit_auth_policy_applies_to_rest() {
     let addr = listener.local_addr().unwrap();
     let transcoder = Transcoder::new(pool(), TranscodeSettings::default()).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
-        .accept_http1(true)
-        .layer(RestLayer::new(transcoder))
-        .layer(AuthLayer::new(policies, verifier))
+    let registry = Registry::new();
+    let contracts: &'static [u8] = Box::leak(pool().encode_to_vec().into_boxed_slice());
+    let config = ServerConfig {
+        grace_period: std::time::Duration::ZERO,
+        ..ServerConfig::default()
+    };
+    let server = ServerBuilder::new(config)
+        .descriptor_set(contracts)
+        .metrics_registry(registry.clone())
+        .auth(AuthLayer::new(policies, verifier))
         .add_service(TestUpstream::new(pool()))
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
-            async {
-                let _ = stopped.await;
-            },
-        );
-    tokio::spawn(server);
+        .front(RestLayer::new(transcoder))
+        .serve(listener, None, async {
+            let _ = stopped.await;
+        });
+    let served = tokio::spawn(server);
     let customer = issuer
         .issue("u1", &["customer"], std::time::Duration::from_secs(60))
         .unwrap()
@@ -171,5 +181,19 @@ async fn kit_auth_policy_applies_to_rest() {
             reply.body
         );
     }
+    // The REST calls reached the stack's metrics layer as gRPC calls, refused ones included.
+    let metrics = registry.encode();
+    for (method, kind, code, count) in [
+        ("Echo", "unary", "OK", 1),
+        ("Echo", "unary", "Unauthenticated", 2),
+        ("Fail", "unary", "PermissionDenied", 1),
+        ("Count", "server_stream", "OK", 1),
+    ] {
+        let series = format!(
+            r#"grpc_server_handled_total{{grpc_service="gwtest.v1.Conformance",grpc_method="{method}",grpc_type="{kind}",grpc_code="{code}"}} {count}"#
+        );
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
     let _ = stop.send(());
+    served.await.unwrap().unwrap();
 }
