@@ -16,10 +16,9 @@
 use std::{convert::Infallible, future::Future, pin::Pin, task::Poll};
 
 use http::{Request, Response};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
+use prost_reflect::DescriptorPool;
 use protomesh_gateway::{
-    Gateway, RestLayer, TranscodeSettings, Transcoder, Upstreams, codec::DynamicCodec, standalone,
-    upstream,
+    Gateway, RestLayer, TranscodeSettings, Transcoder, Upstreams, standalone, upstream,
 };
 use tokio::net::TcpListener;
 
@@ -38,12 +37,26 @@ fn pool() -> DescriptorPool {
     DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice()).expect("pool")
 }
 
-/// The dynamic echo service: replies with the message and a fixed server tag.
-#[derive(Clone)]
-struct Echo {
-    input: MessageDescriptor,
-    output: MessageDescriptor,
+/// `peers.echo.v1.EchoRequest`, as prost-build generates it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct EchoRequest {
+    #[prost(string, tag = "1")]
+    message: String,
 }
+
+/// `peers.echo.v1.EchoReply`, as prost-build generates it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct EchoReply {
+    #[prost(string, tag = "1")]
+    message: String,
+    #[prost(string, tag = "2")]
+    server: String,
+}
+
+/// The echo service as tonic's generated server runs it (prost messages): replies with the
+/// message and a fixed server tag.
+#[derive(Clone)]
+struct Echo;
 
 impl tonic::server::NamedService for Echo {
     const NAME: &'static str = "peers.echo.v1.Echo";
@@ -59,35 +72,17 @@ impl tower::Service<Request<tonic::body::Body>> for Echo {
     }
 
     fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
-        let this = self.clone();
         Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(DynamicCodec::new(this.input.clone()));
-            let output = this.output.clone();
-            let say = tower::service_fn(move |req: tonic::Request<DynamicMessage>| {
-                let mut reply = DynamicMessage::new(output.clone());
-                let message = req
-                    .get_ref()
-                    .get_field_by_name("message")
-                    .map(|v| v.into_owned());
-                reply.set_field_by_name("message", message.unwrap_or(Value::String(String::new())));
-                reply.set_field_by_name("server", Value::String("protomesh".into()));
-                async move { Ok::<_, tonic::Status>(tonic::Response::new(reply)) }
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            let say = tower::service_fn(|req: tonic::Request<EchoRequest>| async move {
+                let reply = EchoReply {
+                    message: req.into_inner().message,
+                    server: "protomesh".into(),
+                };
+                Ok::<_, tonic::Status>(tonic::Response::new(reply))
             });
             Ok(grpc.unary(say, request).await)
         })
-    }
-}
-
-fn echo(pool: &DescriptorPool) -> Echo {
-    let method = pool
-        .get_service_by_name("peers.echo.v1.Echo")
-        .expect("Echo")
-        .methods()
-        .next()
-        .expect("Say");
-    Echo {
-        input: method.input(),
-        output: method.output(),
     }
 }
 
@@ -138,7 +133,7 @@ async fn main_async(args: Vec<String>) {
             let transcoder =
                 Transcoder::new(pool.clone(), TranscodeSettings::default()).expect("routes");
             protomesh::server::ServerBuilder::new(protomesh::config::ServerConfig::default())
-                .add_service(echo(&pool))
+                .add_service(Echo)
                 .front(RestLayer::new(transcoder))
                 .serve(listener, None, shutdown)
                 .await
@@ -146,7 +141,7 @@ async fn main_async(args: Vec<String>) {
         }
         "upstream" => {
             tonic::transport::Server::builder()
-                .add_service(echo(&pool))
+                .add_service(Echo)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                     shutdown,

@@ -54,6 +54,7 @@ pub mod stream;
 pub mod template;
 pub mod transcode;
 pub mod transcoder;
+pub mod unary;
 pub mod upstream;
 
 use std::future::Future;

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// The `Grpc-Timeout` request header.
-const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+pub(crate) const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
 #[derive(Debug)]
@@ -268,11 +268,6 @@ impl Transcoder {
         let upstream = upstream_for(service.full_name()).ok_or_else(|| {
             tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
         })?;
-        let mut grpc = Grpc::new(upstream);
-        grpc.ready()
-            .await
-            .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
-        let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
         let timeout = match parts.headers.get(&GRPC_TIMEOUT) {
             Some(value) => Some(
                 value
@@ -290,11 +285,16 @@ impl Transcoder {
                 .copied()
                 .or(inner.settings.default_timeout),
         };
-        if let Some(timeout) = timeout {
-            call.set_timeout(timeout);
-        }
-        let codec = DynamicCodec::new(route.method.output());
         if route.server_streaming() {
+            let mut grpc = Grpc::new(upstream);
+            grpc.ready()
+                .await
+                .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
+            let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
+            if let Some(timeout) = timeout {
+                call.set_timeout(timeout);
+            }
+            let codec = DynamicCodec::new(route.method.output());
             let reply = grpc
                 .server_streaming(call, route.grpc_path.clone(), codec)
                 .await?;
@@ -306,9 +306,16 @@ impl Transcoder {
             return Ok(response);
         }
         // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
-        // DEADLINE_EXCEEDED (tonic's channel reports its own client-side expiry as CANCELLED).
-        let unary = grpc.unary(call, route.grpc_path.clone(), codec);
-        let reply = match timeout {
+        // DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
+        let unary = crate::unary::call(
+            upstream,
+            route.grpc_path.clone(),
+            metadata,
+            &message,
+            timeout,
+            route.method.output(),
+        );
+        let (meta, message) = match timeout {
             Some(limit) => {
                 let started = tokio::time::Instant::now();
                 let expired =
@@ -326,7 +333,6 @@ impl Transcoder {
             }
             None => unary.await?,
         };
-        let (meta, message, _) = reply.into_parts();
         let json = crate::transcode::response(route, &message)?;
         let mut response = json_response(StatusCode::OK, Bytes::from(json));
         headers::response_headers(&meta, response.headers_mut());

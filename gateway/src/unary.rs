@@ -1,0 +1,210 @@
+//! One unary gRPC call with a dynamic message, framed by hand: the request is a single
+//! length-prefixed frame in one buffer, the response body is read whole and its one message
+//! decoded. tonic's client (`Grpc::unary`) streams both ways, through an encoder body and a
+//! streaming decoder, which a call of one message each way does not need.
+
+use std::time::Duration;
+
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, StatusCode, header, uri::PathAndQuery};
+use http_body_util::{BodyExt as _, Full, Limited};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, MessageDescriptor};
+use tonic::{Status, metadata::MetadataMap};
+use tower::ServiceExt as _;
+
+use crate::upstream::Upstream;
+
+/// The largest response message read (tonic's default decoding limit).
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// The length prefix of a gRPC message: a compression flag and a big-endian length.
+const PREFIX: usize = 5;
+
+/// Calls `path` on `upstream` with `message` and `metadata`, and a `grpc-timeout` of
+/// `timeout` when given. Returns the response metadata (headers and trailers) and the reply
+/// decoded as `output`, or the call's status, with the same codes tonic's client gives.
+pub async fn call(
+    upstream: Upstream,
+    path: PathAndQuery,
+    metadata: MetadataMap,
+    message: &DynamicMessage,
+    timeout: Option<Duration>,
+    output: MessageDescriptor,
+) -> Result<(MetadataMap, DynamicMessage), Status> {
+    let len = message.encoded_len();
+    let length =
+        u32::try_from(len).map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
+    let mut frame = BytesMut::with_capacity(PREFIX + len);
+    frame.put_u8(0);
+    frame.put_u32(length);
+    message
+        .encode(&mut frame)
+        .map_err(|e| Status::internal(format!("encode: {e}")))?;
+
+    let mut request = Request::new(tonic::body::Body::new(Full::new(frame.freeze())));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from(path);
+    let headers = request.headers_mut();
+    *headers = metadata.into_headers();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    if let Some(timeout) = timeout {
+        let value = protomesh::client::deadline::format_timeout(timeout);
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(crate::transcoder::GRPC_TIMEOUT, value);
+        }
+    }
+
+    let response = upstream
+        .oneshot(request)
+        .await
+        .map_err(|e| Status::from_error(e.into()))?;
+    let (parts, body) = response.into_parts();
+    if let Some(status) = Status::from_header_map(&parts.headers) {
+        // Trailers-only: the status came with the headers and there is no message.
+        if status.code() != tonic::Code::Ok {
+            return Err(with_metadata(status, parts.headers));
+        }
+    }
+    if parts.status != StatusCode::OK {
+        return Err(Status::new(
+            code_of_http(parts.status),
+            format!("upstream answered HTTP {}", parts.status),
+        ));
+    }
+    let collected = Limited::new(body, PREFIX + MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
+            Ok(_) => Status::resource_exhausted(format!(
+                "response message over {MAX_RESPONSE_BYTES} bytes"
+            )),
+            Err(e) => Status::from_error(e),
+        })?;
+    let trailers = collected.trailers().cloned();
+    let mut data = collected.to_bytes();
+    let mut metadata = parts.headers;
+    if let Some(trailers) = trailers {
+        if let Some(status) = Status::from_header_map(&trailers)
+            && status.code() != tonic::Code::Ok
+        {
+            metadata.extend(trailers);
+            return Err(with_metadata(status, metadata));
+        }
+        metadata.extend(trailers);
+    } else if Status::from_header_map(&metadata).is_none() {
+        return Err(Status::internal(
+            "the upstream ended the call without a status",
+        ));
+    }
+    let message = decode_one(&mut data, output)?;
+    Ok((MetadataMap::from_headers(metadata), message))
+}
+
+/// The one message of a unary response body.
+fn decode_one(data: &mut Bytes, output: MessageDescriptor) -> Result<DynamicMessage, Status> {
+    if data.len() < PREFIX {
+        return Err(Status::internal("missing response message"));
+    }
+    if data.get_u8() != 0 {
+        return Err(Status::internal(
+            "the upstream sent a compressed message, which was not asked for",
+        ));
+    }
+    let len = data.get_u32() as usize;
+    if data.len() != len {
+        return Err(Status::internal(format!(
+            "a unary response must hold one message of {len} bytes, the body has {}",
+            data.len()
+        )));
+    }
+    DynamicMessage::decode(output.clone(), data)
+        .map_err(|e| Status::internal(format!("decode {}: {e}", output.full_name())))
+}
+
+/// `status`, carrying the response's metadata (for `Grpc-Metadata-*` headers and details).
+fn with_metadata(status: Status, headers: HeaderMap) -> Status {
+    Status::with_details_and_metadata(
+        status.code(),
+        status.message().to_owned(),
+        status.details().to_vec().into(),
+        MetadataMap::from_headers(headers),
+    )
+}
+
+/// The gRPC code of a non-200 HTTP answer, per gRPC's HTTP-to-gRPC status mapping.
+fn code_of_http(status: StatusCode) -> tonic::Code {
+    match status.as_u16() {
+        400 => tonic::Code::Internal,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 | 502..=504 => tonic::Code::Unavailable,
+        _ => tonic::Code::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_type() -> MessageDescriptor {
+        let pool = crate::status::with_rpc_types(prost_reflect::DescriptorPool::new()).unwrap();
+        pool.get_message_by_name("google.rpc.Status").unwrap()
+    }
+
+    fn framed(flag: u8, declared: u32, payload: &[u8]) -> Bytes {
+        let mut buf = BytesMut::new();
+        buf.put_u8(flag);
+        buf.put_u32(declared);
+        buf.put_slice(payload);
+        buf.freeze()
+    }
+
+    /// One whole uncompressed frame decodes; anything else is INTERNAL, with the reason.
+    #[test]
+    fn one_frame_decodes_and_bad_bodies_are_internal() {
+        let output = status_type();
+        let mut message = DynamicMessage::new(output.clone());
+        message.set_field_by_name("code", prost_reflect::Value::I32(5));
+        let payload = message.encode_to_vec();
+        let len = u32::try_from(payload.len()).unwrap();
+        let decoded = decode_one(&mut framed(0, len, &payload), output.clone()).unwrap();
+        assert_eq!(decoded, message);
+
+        let cases = [
+            (Bytes::from_static(b"\x00\x00"), "missing response message"),
+            (framed(1, len, &payload), "compressed"),
+            (framed(0, len + 1, &payload), "one message of"),
+            (framed(0, 2, b"\xff\xff"), "decode google.rpc.Status"),
+        ];
+        for (mut body, reason) in cases {
+            let status = decode_one(&mut body, output.clone()).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Internal, "{reason}");
+            assert!(status.message().contains(reason), "{}", status.message());
+        }
+    }
+
+    /// Non-200 answers map as gRPC's HTTP mapping says.
+    #[test]
+    fn http_answers_map_to_codes() {
+        for (http, code) in [
+            (400, tonic::Code::Internal),
+            (401, tonic::Code::Unauthenticated),
+            (403, tonic::Code::PermissionDenied),
+            (404, tonic::Code::Unimplemented),
+            (429, tonic::Code::Unavailable),
+            (503, tonic::Code::Unavailable),
+            (500, tonic::Code::Unknown),
+        ] {
+            assert_eq!(
+                code_of_http(StatusCode::from_u16(http).unwrap()),
+                code,
+                "{http}"
+            );
+        }
+    }
+}
