@@ -7,9 +7,10 @@ started, smoke-checked with one POST, loaded once (3 s warm-up + DURATION s), th
 
   python3 gateway/benches/peers.py [--duration 15] [--runs 1] [rig ...]
 
-Rigs: pm-standalone (gateway -> tonic-echo peer), pm-standalone-ct (same, current-thread
-runtime), pm-embedded (RestLayer in the tonic server, no hop; -ct: current-thread runtime), and
-the peers when built:
+Rigs: pm-standalone (gateway -> tonic-echo peer, thread per core as `protomesh serve gateway`
+runs it), pm-standalone-mt (the same gateway on one multi-thread runtime), pm-embedded (the kit
+server with `.front(RestLayer)`, no hop, multi-thread runtime; -ct: current-thread), and the
+peers when built:
 gw-go (grpc-gateway -> go), gw-tonic (grpc-gateway -> tonic-echo), gw-rustzero, rog-tonic.
 Prints one markdown row per run: req/s, p50/p99 ms, server CPU us/req.
 """
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from common import cpu_ticks, wait_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEERS = os.environ.get("PEERS_DIR", "/work/shared/peers")
+PEERS = os.environ.get("PEERS_DIR", os.path.join(HERE, "..", "..", ".tools", "peers"))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "..", "target"))
 RIG = os.path.join(TARGET, "release", "examples", "echo_rig")
 TONIC = f"{PEERS}/tonic-echo/target/release/tonic-echo"
@@ -37,8 +38,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 TONIC_UP = ("tonic-echo", [TONIC], {"ADDR": "127.0.0.1:50052"}, 50052)
 RIGS = {
     "pm-standalone": [TONIC_UP, ("protomesh-gateway", [RIG, "standalone", "127.0.0.1:8080", "127.0.0.1:50052"], {}, 8080)],
-    "pm-standalone-ct": [TONIC_UP, ("protomesh-gateway", [RIG, "standalone", "127.0.0.1:8080", "127.0.0.1:50052"], {"RIG_RUNTIME": "current"}, 8080)],
-    "pm-embedded": [("protomesh-embedded", [RIG, "embedded", "127.0.0.1:8081"], {}, 8081)],
+    "pm-standalone-mt": [TONIC_UP, ("protomesh-gateway", [RIG, "standalone", "127.0.0.1:8080", "127.0.0.1:50052"], {"RIG_RUNTIME": "multi"}, 8080)],
+    "pm-embedded": [("protomesh-embedded", [RIG, "embedded", "127.0.0.1:8081"], {"RIG_RUNTIME": "multi"}, 8081)],
     "pm-embedded-ct": [("protomesh-embedded", [RIG, "embedded", "127.0.0.1:8081"], {"RIG_RUNTIME": "current"}, 8081)],
     "gw-go": [
         ("go-grpc", [f"{PEERS}/bin/goserver", "-addr", "127.0.0.1:50051"], {}, 50051),
