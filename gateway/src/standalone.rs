@@ -12,9 +12,6 @@
 
 use std::{future::Future, io, sync::Arc, time::Duration};
 
-use bytes::Bytes;
-use http::{Request, Response};
-use hyper::body::Incoming;
 use protomesh::{
     metrics::Registry,
     server::{HealthReporter, serve_admin},
@@ -23,7 +20,12 @@ use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tower::Layer as _;
 
-use crate::{HttpMetrics, ObserveLayer, Upstream, server, upstream, upstream::BoxError};
+use crate::{
+    HttpMetrics, ObserveLayer, Upstream,
+    server::{self, HttpService, ResponseBody},
+    upstream,
+    upstream::BoxError,
+};
 
 /// The gRPC name of the health service [`health`] gives, for [`crate::Upstreams::with_service`].
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -69,11 +71,8 @@ pub async fn serve<S, B>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()>
 where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let shards = Shards {
         workers: 1,
@@ -109,11 +108,8 @@ pub async fn serve_sharded<F, S, B>(
 ) -> io::Result<()>
 where
     F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let metrics = HttpMetrics::register(&registry);
     let first = (shards.make)().map_err(io::Error::other)?;
@@ -187,11 +183,8 @@ fn spawn_shard<F, S, B>(
 ) -> io::Result<tokio::sync::oneshot::Receiver<io::Result<()>>>
 where
     F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let (done, finished) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
