@@ -151,9 +151,7 @@ where
     };
     let result = server::serve_draining(listener, service, leaving, Some(drain.timeout)).await;
     for thread in threads {
-        if let Ok(Err(e)) = thread.await {
-            tracing::warn!(error = %e, "a gateway thread failed");
-        }
+        let _ = thread.await;
     }
     let _ = admin_stop.send(());
     if let Some(task) = admin_task {
@@ -171,8 +169,8 @@ fn clone_listener(listener: &TcpListener) -> io::Result<std::net::TcpListener> {
 }
 
 /// Starts gateway thread `index`: a current-thread runtime serving a gateway from `make` on
-/// `socket` until `stopped` turns true, then draining for up to `drain_timeout`. The
-/// receiver resolves when the thread is done.
+/// `socket` until `stopped` turns true, then draining for up to `drain_timeout`. A thread
+/// that cannot start or serve logs why at once. The receiver resolves when the thread is done.
 fn spawn_shard<F, S, B>(
     index: usize,
     socket: std::net::TcpListener,
@@ -180,7 +178,7 @@ fn spawn_shard<F, S, B>(
     metrics: HttpMetrics,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     drain_timeout: Duration,
-) -> io::Result<tokio::sync::oneshot::Receiver<io::Result<()>>>
+) -> io::Result<tokio::sync::oneshot::Receiver<()>>
 where
     F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
     S: HttpService<B>,
@@ -204,7 +202,10 @@ where
                     server::serve_draining(listener, service, stop, Some(drain_timeout)).await
                 })
             };
-            let _ = done.send(run());
+            if let Err(e) = run() {
+                tracing::error!(error = %e, thread = index, "a gateway thread stopped serving");
+            }
+            let _ = done.send(());
         })?;
     Ok(finished)
 }

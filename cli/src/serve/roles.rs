@@ -165,7 +165,7 @@ async fn gateway(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let metrics = Registry::new();
-    let (reporter, _) = standalone::health();
+    let reporter = HealthReporter::new();
     let pool = descriptors::compiled_without(&REFLECTED.map(|(service, _)| service))?;
     // The route refreshers, stopped when the gateway has drained.
     let refreshers = Arc::new(std::sync::Mutex::new(Vec::new()));
