@@ -13,11 +13,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::ServiceExt as _;
 
-use crate::{
-    gateway::is_grpc,
-    transcoder::Transcoder,
-    upstream::{BoxError, upstream},
-};
+use crate::{gateway::is_grpc, transcoder::Transcoder, upstream::BoxError};
 
 /// Wraps a gRPC service stack in [`RestOrGrpc`].
 #[derive(Debug, Clone)]
@@ -61,7 +57,7 @@ where
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     RB: http_body::Body<Data = Bytes> + Send + 'static,
-    RB::Error: Into<BoxError>,
+    RB::Error: Into<BoxError> + Send,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
@@ -83,7 +79,7 @@ where
                 let response = inner.oneshot(request).await.map_err(Into::into)?;
                 return Ok(response.map(tonic::body::Body::new));
             }
-            Ok(transcoder.handle(request, |_| Some(upstream(inner))).await)
+            Ok(transcoder.handle(request, |_| Some(inner)).await)
         })
     }
 }

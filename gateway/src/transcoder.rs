@@ -19,7 +19,7 @@ use crate::{
     routes::{BodyRule, Route, RouteTable},
     status::{self, StatusRenderer},
     stream::{self, Framing},
-    upstream::Upstream,
+    upstream::GrpcUpstream,
 };
 
 /// The `Grpc-Timeout` request header.
@@ -135,10 +135,10 @@ impl Transcoder {
     }
 
     /// Serves one REST request, calling the upstream `upstream_for` picks by service name.
-    pub async fn handle(
+    pub async fn handle<U: GrpcUpstream>(
         &self,
         request: Request<tonic::body::Body>,
-        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+        upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> Response<tonic::body::Body> {
         let (parts, body) = request.into_parts();
         let (metadata, request_id) = headers::request_metadata(&parts.headers, &self.inner.ids);
@@ -210,12 +210,12 @@ impl Transcoder {
         }
     }
 
-    async fn serve(
+    async fn serve<U: GrpcUpstream>(
         &self,
         parts: &http::request::Parts,
         body: tonic::body::Body,
         metadata: tonic::metadata::MetadataMap,
-        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+        upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> Result<Response<tonic::body::Body>, Failure> {
         let inner = &*self.inner;
         let path = parts.uri.path();
@@ -246,14 +246,14 @@ impl Transcoder {
     }
 
     /// Transcodes and makes the call of one matched route.
-    async fn call_route(
+    async fn call_route<U: GrpcUpstream>(
         &self,
         route: &Route,
         values: &[String],
         parts: &http::request::Parts,
         body: tonic::body::Body,
         metadata: tonic::metadata::MetadataMap,
-        upstream_for: impl FnOnce(&str) -> Option<Upstream>,
+        upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> Result<Response<tonic::body::Body>, Failure> {
         let inner = &*self.inner;
         let bytes = self.read_body(route, parts, body).await?;
@@ -287,9 +287,10 @@ impl Transcoder {
         };
         if route.server_streaming() {
             let mut grpc = Grpc::new(upstream);
-            grpc.ready()
-                .await
-                .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {e}")))?;
+            grpc.ready().await.map_err(|e| {
+                let e: crate::upstream::BoxError = e.into();
+                tonic::Status::unavailable(format!("upstream not ready: {e}"))
+            })?;
             let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
             if let Some(timeout) = timeout {
                 call.set_timeout(timeout);

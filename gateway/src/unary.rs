@@ -11,9 +11,11 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{Status, metadata::MetadataMap};
-use tower::ServiceExt as _;
 
-use crate::upstream::Upstream;
+use crate::upstream::{BoxError, GrpcUpstream};
+
+/// `grpc-status`, parsed once.
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
 /// The largest response message read (tonic's default decoding limit).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -23,23 +25,24 @@ const PREFIX: usize = 5;
 /// Calls `path` on `upstream` with `message` and `metadata`, and a `grpc-timeout` of
 /// `timeout` when given. Returns the response metadata (headers and trailers) and the reply
 /// decoded as `output`, or the call's status, with the same codes tonic's client gives.
-pub async fn call(
-    upstream: Upstream,
+pub async fn call<U: GrpcUpstream>(
+    mut upstream: U,
     path: PathAndQuery,
     metadata: MetadataMap,
     message: &DynamicMessage,
     timeout: Option<Duration>,
     output: MessageDescriptor,
 ) -> Result<(MetadataMap, DynamicMessage), Status> {
-    let len = message.encoded_len();
-    let length =
-        u32::try_from(len).map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
-    let mut frame = BytesMut::with_capacity(PREFIX + len);
-    frame.put_u8(0);
-    frame.put_u32(length);
+    // The prefix is written after the message, whose length `encode` works out (once: a
+    // dynamic message's length costs as much as a fair part of its encoding).
+    let mut frame = BytesMut::with_capacity(256);
+    frame.put_bytes(0, PREFIX);
     message
         .encode(&mut frame)
         .map_err(|e| Status::internal(format!("encode: {e}")))?;
+    let length = u32::try_from(frame.len() - PREFIX)
+        .map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
+    frame[1..PREFIX].copy_from_slice(&length.to_be_bytes());
 
     let mut request = Request::new(tonic::body::Body::new(Full::new(frame.freeze())));
     *request.method_mut() = http::Method::POST;
@@ -58,50 +61,96 @@ pub async fn call(
         }
     }
 
+    std::future::poll_fn(|cx| upstream.poll_ready(cx))
+        .await
+        .map_err(|e| Status::from_error(e.into()))?;
     let response = upstream
-        .oneshot(request)
+        .call(request)
         .await
         .map_err(|e| Status::from_error(e.into()))?;
     let (parts, body) = response.into_parts();
-    if let Some(status) = Status::from_header_map(&parts.headers) {
-        // Trailers-only: the status came with the headers and there is no message.
-        if status.code() != tonic::Code::Ok {
-            return Err(with_metadata(status, parts.headers));
-        }
-    }
+    // A trailers-only answer: the status came with the headers and there is no message.
+    let in_headers = outcome(&parts.headers)?;
     if parts.status != StatusCode::OK {
         return Err(Status::new(
             code_of_http(parts.status),
             format!("upstream answered HTTP {}", parts.status),
         ));
     }
-    let collected = Limited::new(body, PREFIX + MAX_RESPONSE_BYTES)
-        .collect()
-        .await
-        .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
-            Ok(_) => Status::resource_exhausted(format!(
-                "response message over {MAX_RESPONSE_BYTES} bytes"
-            )),
-            Err(e) => Status::from_error(e),
-        })?;
-    let trailers = collected.trailers().cloned();
-    let mut data = collected.to_bytes();
+    let (mut data, trailers) = read_whole(body).await?;
     let mut metadata = parts.headers;
-    if let Some(trailers) = trailers {
-        if let Some(status) = Status::from_header_map(&trailers)
-            && status.code() != tonic::Code::Ok
-        {
+    let answered = match trailers {
+        Some(trailers) => {
+            let status = outcome(&trailers);
             metadata.extend(trailers);
-            return Err(with_metadata(status, metadata));
+            if let Err(status) = status {
+                return Err(with_metadata(status, metadata));
+            }
+            status.unwrap_or(false)
         }
-        metadata.extend(trailers);
-    } else if Status::from_header_map(&metadata).is_none() {
+        None => false,
+    };
+    if !(answered || in_headers) {
         return Err(Status::internal(
             "the upstream ended the call without a status",
         ));
     }
     let message = decode_one(&mut data, output)?;
     Ok((MetadataMap::from_headers(metadata), message))
+}
+
+/// Whether `headers` carry a status: `Ok(true)` for OK, `Ok(false)` for none, the status
+/// with `headers` as its metadata for an error. An OK status is recognised without parsing
+/// the message and details, which only a failed call carries.
+fn outcome(headers: &HeaderMap) -> Result<bool, Status> {
+    match headers.get(&GRPC_STATUS) {
+        None => Ok(false),
+        Some(code) if code.as_bytes() == b"0" => Ok(true),
+        Some(_) => match Status::from_header_map(headers) {
+            Some(status) if status.code() != tonic::Code::Ok => {
+                Err(with_metadata(status, headers.clone()))
+            }
+            _ => Ok(true),
+        },
+    }
+}
+
+/// Reads a response body whole, up to one message of [`MAX_RESPONSE_BYTES`]: its data (one
+/// buffer, not copied when it came in one frame) and its trailers.
+async fn read_whole<B>(body: B) -> Result<(Bytes, Option<HeaderMap>), Status>
+where
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
+{
+    let mut body = std::pin::pin!(Limited::new(body, PREFIX + MAX_RESPONSE_BYTES));
+    let mut first: Option<Bytes> = None;
+    let mut more = BytesMut::new();
+    let mut trailers = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
+            Ok(_) => Status::resource_exhausted(format!(
+                "response message over {MAX_RESPONSE_BYTES} bytes"
+            )),
+            Err(e) => Status::from_error(e),
+        })?;
+        match frame.into_data() {
+            Ok(data) => match &first {
+                None if more.is_empty() => first = Some(data),
+                _ => {
+                    if let Some(data) = first.take() {
+                        more.extend_from_slice(&data);
+                    }
+                    more.extend_from_slice(&data);
+                }
+            },
+            Err(frame) => {
+                if let Ok(map) = frame.into_trailers() {
+                    trailers = Some(map);
+                }
+            }
+        }
+    }
+    let data = first.unwrap_or_else(|| more.freeze());
+    Ok((data, trailers))
 }
 
 /// The one message of a unary response body.

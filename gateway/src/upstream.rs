@@ -26,6 +26,33 @@ pub type Upstream = BoxCloneSyncService<
     UpstreamError,
 >;
 
+/// What the transcoder can call: any gRPC-over-HTTP tower service whose futures and bodies
+/// can cross threads. [`Upstream`] is one; in embedded mode the server's own stack is called
+/// as it is, without boxing it per request.
+pub trait GrpcUpstream:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        Future: Send,
+        Error: Into<BoxError>,
+        ResponseBody: http_body::Body<Data = Bytes, Error: Into<BoxError> + Send> + Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<T> GrpcUpstream for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            Future: Send,
+            Error: Into<BoxError>,
+            ResponseBody: http_body::Body<Data = Bytes, Error: Into<BoxError> + Send>
+                              + Send
+                              + 'static,
+        > + Send
+        + 'static
+{
+}
+
 /// Boxes any gRPC service into an [`Upstream`], e.g. `upstream(channel)`.
 pub fn upstream<S, B>(service: S) -> Upstream
 where
