@@ -56,6 +56,7 @@
 pub mod bench;
 mod call;
 pub mod config;
+mod connection;
 pub mod deadline;
 mod endpoint;
 mod ewma;

@@ -4,7 +4,8 @@
 //! ```text
 //! echo_rig standalone ADDR BACKEND   REST on ADDR -> gateway as `protomesh serve gateway`
 //!                                    runs it (thread per core, metrics and tracing layer,
-//!                                    health, drain) -> gRPC upstream at BACKEND
+//!                                    health, drain, the kit's balanced client) -> gRPC
+//!                                    upstream at BACKEND
 //! echo_rig embedded ADDR             one kit server: gRPC Echo + REST via `.front(RestLayer)`
 //! echo_rig upstream ADDR             a dynamic-message gRPC echo upstream
 //! ```
@@ -105,12 +106,18 @@ async fn main_async(args: Vec<String>) {
                 .unwrap_or_else(|| "127.0.0.1:50052".into());
             let transcoder = Transcoder::new(pool, TranscodeSettings::default()).expect("routes");
             let (reporter, health) = standalone::health();
+            let registry = protomesh::metrics::Registry::new();
+            let metrics = registry.clone();
             // As `protomesh serve gateway` serves it: thread per core, each thread with its
-            // own upstream channel, behind the metrics and span layer, with health and drain.
+            // own balanced client of the kit (with its metrics, health checks and balancing),
+            // behind the metrics and span layer, with health and drain.
             let make = move || {
-                let channel = tonic::transport::Endpoint::from_shared(format!("http://{backend}"))?
-                    .connect_lazy();
-                let upstreams = Upstreams::single(upstream(channel))
+                let client =
+                    protomesh::client::BalancedChannel::builder(format!("static://{backend}"))
+                        .service_name("echo")
+                        .metrics_registry(metrics.clone())
+                        .build()?;
+                let upstreams = Upstreams::single(upstream(client))
                     .with_service(standalone::HEALTH_SERVICE, health.clone());
                 Ok::<_, protomesh_gateway::BoxError>(Gateway::new(transcoder.clone(), upstreams))
             };
@@ -122,7 +129,6 @@ async fn main_async(args: Vec<String>) {
                 grace_period: std::time::Duration::ZERO,
                 timeout: std::time::Duration::from_secs(5),
             };
-            let registry = protomesh::metrics::Registry::new();
             standalone::serve_sharded(listener, None, shards, reporter, registry, drain, shutdown)
                 .await
                 .expect("serve");

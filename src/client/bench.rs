@@ -36,8 +36,11 @@ impl PickBench {
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let channel =
-                    tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+                let channel = super::connection::Connection::lazy(
+                    "127.0.0.1:9",
+                    super::connection::ConnectionSettings::unused(),
+                )
+                .expect("address");
                 let ewma = PeakEwma::new(Duration::from_millis(1), Duration::from_secs(10), now);
                 let endpoint = Endpoint::new(
                     id.clone(),

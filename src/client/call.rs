@@ -12,13 +12,11 @@ use tokio::time::Instant;
 use tonic::{Code, Status, body::Body};
 
 use crate::metrics::body::Finish;
-use tower::{
-    Service,
-    retry::budget::{Budget, TpsBudget},
-};
+use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{
     CallObserver, ClientConfig, HashKey, RequestHook,
+    connection::ConnectionError,
     deadline::{self, GRPC_TIMEOUT},
     endpoint::Endpoint,
     observe::ClientRecorder,
@@ -94,7 +92,7 @@ enum Outcome {
     Broken,
 }
 
-fn classify(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Outcome {
+fn classify(result: &Result<http::Response<Body>, ConnectionError>) -> Outcome {
     match result {
         Ok(response) => {
             if crate::wire::grpc_status(response.headers()) == Some(Code::Unavailable) {
@@ -103,20 +101,12 @@ fn classify(result: &Result<http::Response<Body>, tonic::transport::Error>) -> O
                 Outcome::Answered
             }
         }
-        Err(error) => {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-            while let Some(e) = source {
-                if e.is::<tonic::ConnectError>() {
-                    return Outcome::ConnectFailed;
-                }
-                source = e.source();
-            }
-            Outcome::Broken
-        }
+        Err(ConnectionError::Connect { .. }) => Outcome::ConnectFailed,
+        Err(ConnectionError::Call(_)) => Outcome::Broken,
     }
 }
 
-fn grpc_status(result: &Result<http::Response<Body>, tonic::transport::Error>) -> Option<Code> {
+fn grpc_status(result: &Result<http::Response<Body>, ConnectionError>) -> Option<Code> {
     let response = result.as_ref().ok()?;
     // No status in the headers: the call was answered, its code comes in the trailers.
     Some(crate::wire::grpc_status(response.headers()).unwrap_or(Code::Ok))
@@ -252,11 +242,7 @@ impl Shared {
             let started = Instant::now();
             let result = {
                 let _in_flight = endpoint.start_call();
-                let mut channel = endpoint.channel.clone();
-                match std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
-                    Ok(()) => channel.call(request).await,
-                    Err(error) => Err(error),
-                }
+                endpoint.channel.send(request).await
             };
             let latency = started.elapsed();
             if let Some(observer) = &self.observer {

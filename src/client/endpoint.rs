@@ -10,9 +10,9 @@ use std::{
 };
 
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use super::{
+    connection::Connection,
     ewma::PeakEwma,
     observe::EndpointSeries,
     outlier::{Outlier, OutlierPolicy},
@@ -77,13 +77,13 @@ impl EndpointStatus {
     }
 }
 
-/// An endpoint: a lazily connected channel plus load, health and ejection state.
+/// An endpoint: a lazily made connection plus load, health and ejection state.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     pub(crate) id: String,
     pub(crate) address: String,
     pub(crate) metadata: BTreeMap<String, String>,
-    pub(crate) channel: Channel,
+    pub(crate) channel: Connection,
     /// Its client metric series, by method.
     pub(crate) series: EndpointSeries,
     health: AtomicU8,
@@ -97,7 +97,7 @@ impl Endpoint {
         id: String,
         address: String,
         metadata: BTreeMap<String, String>,
-        channel: Channel,
+        channel: Connection,
         ewma: PeakEwma,
         series: EndpointSeries,
     ) -> Self {

@@ -74,8 +74,6 @@ fn p2c(endpoints: &[Arc<Endpoint>], candidates: &[usize], now: Instant) -> Optio
 mod tests {
     use std::{collections::BTreeMap, time::Duration};
 
-    use tonic::transport::Endpoint as TonicEndpoint;
-
     use super::*;
     use crate::client::{
         ewma::PeakEwma,
@@ -87,7 +85,11 @@ mod tests {
         let endpoints: Vec<Arc<Endpoint>> = ids
             .iter()
             .map(|id| {
-                let channel = TonicEndpoint::from_static("http://127.0.0.1:9").connect_lazy();
+                let channel = crate::client::connection::Connection::lazy(
+                    "127.0.0.1:9",
+                    crate::client::connection::ConnectionSettings::unused(),
+                )
+                .expect("address");
                 let ewma = PeakEwma::new(
                     Duration::from_millis(1),
                     Duration::from_secs(10),

@@ -6,17 +6,17 @@ use std::{
 };
 
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
-use tonic::transport::Endpoint as TonicEndpoint;
 
 use super::{
     ClientConfig,
+    connection::{Connection, ConnectionSettings},
     endpoint::{Endpoint, EndpointStatus, Health},
     ewma::PeakEwma,
     health,
     observe::EndpointSeries,
     ring::Ring,
 };
-use crate::discovery::{Change, backoff::Backoff, http_uri};
+use crate::discovery::{Change, backoff::Backoff};
 
 /// What a pick sees: every known endpoint (sorted by id) and the hash ring over them.
 #[derive(Debug, Default)]
@@ -134,19 +134,18 @@ impl EndpointSet {
         metadata: BTreeMap<String, String>,
     ) -> Option<Member> {
         let config = &self.config;
-        let endpoint = match TonicEndpoint::from_shared(http_uri(&address)) {
-            Ok(endpoint) => endpoint,
+        let settings = ConnectionSettings {
+            connect_timeout: config.connect_timeout,
+            keepalive_interval: config.keepalive_interval,
+            keepalive_timeout: config.keepalive_timeout,
+        };
+        let channel = match Connection::lazy(&address, settings) {
+            Ok(connection) => connection,
             Err(error) => {
                 tracing::warn!(%id, %address, %error, "discovery gave an invalid address; ignored");
                 return None;
             }
         };
-        let channel = endpoint
-            .tcp_nodelay(true)
-            .connect_timeout(config.connect_timeout)
-            .http2_keep_alive_interval(config.keepalive_interval)
-            .keep_alive_timeout(config.keepalive_timeout)
-            .connect_lazy();
         let ewma = PeakEwma::new(config.ewma_initial, config.ewma_decay, Instant::now());
         let series = EndpointSeries::new(&address, self.method_slots);
         let endpoint = Arc::new(Endpoint::new(id, address, metadata, channel, ewma, series));
