@@ -18,8 +18,8 @@
 //! # drop(product); Ok(()) }
 //! ```
 //!
-//! Each call goes: discovery source -> endpoint set (one lazily connected tonic `Channel`
-//! per address) -> active health (each endpoint's grpc.health.v1 `Watch`) -> balancer (P2C
+//! Each call goes: discovery source -> endpoint set (one lazily made HTTP/2 connection per
+//! address, hyper's client with nothing queued in front of it) -> active health (each endpoint's grpc.health.v1 `Watch`) -> balancer (P2C
 //! over peak-EWMA by default, round-robin, or ring hash) -> passive outlier ejection ->
 //! retries on another endpoint, only for methods the contract marks idempotent, within a
 //! retry budget -> deadline propagation (`grpc-timeout` from the task's deadline) -> the

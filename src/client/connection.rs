@@ -1,20 +1,28 @@
-//! One endpoint's HTTP/2 connection: made on first use, made again after it closes, and
+//! One endpoint's HTTP/2 connection: made on first use, made again once it closes, and
 //! shared by every call to the endpoint (HTTP/2 multiplexes them).
 //!
-//! Calls go straight to hyper's HTTP/2 client. tonic's `Channel` puts a `tower::Buffer`
-//! (a queue and a worker task) and three wrapper services in front of the same client; the
-//! balancer already decides where each call goes, so it needs none of them.
+//! Calls go straight onto the `h2` connection from the calling task. tonic's `Channel` (and
+//! hyper's client under it) hand each call through a queue to a worker task, then to a
+//! dispatch task that spawns one more task per call to wait for its response; the balancer
+//! already decides where each call goes, so it needs none of that. A unary request's one
+//! frame is sent at once; a streaming request body is piped by a task of its own, within the
+//! stream's flow-control window.
+
+mod body;
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicUsize},
     task::{Context, Poll},
     time::Duration,
 };
 
+use bytes::Bytes;
+use h2::client::SendRequest;
 use http::{HeaderValue, Request, Response, Uri, header::USER_AGENT, uri};
-use hyper::client::conn::http2::{self, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use http_body::Body as _;
 use tonic::body::Body;
+
+use body::{OpenStream, RecvBody};
 
 /// The boxed error inside a [`ConnectionError`].
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -55,7 +63,7 @@ pub(crate) enum ConnectionError {
     },
     /// The connection failed with the request on it.
     #[error("{0}")]
-    Call(#[source] hyper::Error),
+    Call(#[source] h2::Error),
 }
 
 /// A lazily made, shared HTTP/2 connection to one address (cheap to clone).
@@ -72,10 +80,13 @@ struct Inner {
     scheme: uri::Scheme,
     authority: uri::Authority,
     settings: ConnectionSettings,
-    /// The open connection's request handle, if one is open.
-    open: Mutex<Option<SendRequest<Body>>>,
-    /// Held while connecting, so concurrent first calls make one connection.
-    connecting: tokio::sync::Mutex<()>,
+    /// The current connection's request handle and its generation, once one is made.
+    open: Mutex<Option<(u64, SendRequest<Bytes>)>>,
+    /// Held while connecting, so concurrent callers make one connection; counts the
+    /// connections made.
+    connecting: tokio::sync::Mutex<u64>,
+    /// Calls whose response is not yet read to the end (keepalive pings only while some are).
+    streams: Arc<AtomicUsize>,
 }
 
 /// The `user-agent` sent with every call.
@@ -102,7 +113,8 @@ impl Connection {
                 authority,
                 settings,
                 open: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(()),
+                connecting: tokio::sync::Mutex::new(0),
+                streams: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -110,96 +122,117 @@ impl Connection {
     /// Sends `request` (its URI a path) and returns the response head with its streaming body.
     pub(crate) async fn send(
         &self,
-        mut request: Request<Body>,
+        request: Request<Body>,
     ) -> Result<Response<Body>, ConnectionError> {
         let inner = &*self.inner;
-        let mut parts = std::mem::take(request.uri_mut()).into_parts();
-        parts.scheme = Some(inner.scheme.clone());
-        parts.authority = Some(inner.authority.clone());
-        if parts.path_and_query.is_none() {
-            parts.path_and_query = Some(uri::PathAndQuery::from_static("/"));
+        let (mut parts, mut body) = request.into_parts();
+        let mut uri = std::mem::take(&mut parts.uri).into_parts();
+        uri.scheme = Some(inner.scheme.clone());
+        uri.authority = Some(inner.authority.clone());
+        if uri.path_and_query.is_none() {
+            uri.path_and_query = Some(uri::PathAndQuery::from_static("/"));
         }
-        *request.uri_mut() = Uri::from_parts(parts).map_err(|e| ConnectionError::Connect {
-            address: inner.address.clone(),
-            source: e.into(),
-        })?;
-        request.headers_mut().entry(USER_AGENT).or_insert(AGENT);
+        parts.uri = Uri::from_parts(uri).map_err(|e| self.connect_error(e.into()))?;
+        parts.headers.entry(USER_AGENT).or_insert(AGENT);
+        // HTTP/2 carries the version itself; h2 refuses requests that name another.
+        parts.version = http::Version::HTTP_2;
 
-        let mut sender = self.sender().await?;
-        // A connection that closed since it was handed out fails here, before the request is
-        // on it; the next call makes a new one.
-        if let Err(error) = std::future::poll_fn(|cx| sender.poll_ready(cx)).await {
-            self.forget(&sender);
-            return Err(ConnectionError::Call(error));
-        }
-        match sender.send_request(request).await {
-            Ok(response) => Ok(response.map(Body::new)),
-            Err(error) => {
-                if sender.is_closed() {
-                    self.forget(&sender);
+        let (mut sender, open) = self.ready_sender().await?;
+        let end = body.is_end_stream();
+        let (response, mut stream) = sender
+            .send_request(Request::from_parts(parts, ()), end)
+            .map_err(ConnectionError::Call)?;
+        if !end {
+            // The common unary case: the one frame is ready and ends the body, so it goes
+            // now. Anything else is piped by its own task as the window allows.
+            let first = std::future::poll_fn(|cx| {
+                Poll::Ready(std::pin::Pin::new(&mut body).poll_frame(cx))
+            })
+            .await;
+            match first {
+                Poll::Ready(Some(Ok(frame))) if frame.is_data() && body.is_end_stream() => {
+                    let data = frame.into_data().unwrap_or_default();
+                    // A failure here shows on the response too.
+                    let _ = stream.send_data(data, true);
                 }
-                Err(ConnectionError::Call(error))
+                first => {
+                    tokio::spawn(body::pipe(first, body, stream));
+                }
             }
+        }
+        let response = response.await.map_err(ConnectionError::Call)?;
+        Ok(response.map(|recv| Body::new(RecvBody::new(recv, open))))
+    }
+
+    fn connect_error(&self, source: BoxError) -> ConnectionError {
+        ConnectionError::Connect {
+            address: self.inner.address.clone(),
+            source,
         }
     }
 
-    /// The open connection's handle, connecting first when none is open.
-    async fn sender(&self) -> Result<SendRequest<Body>, ConnectionError> {
-        if let Some(sender) = self.open_sender() {
-            return Ok(sender);
-        }
-        let _connecting = self.inner.connecting.lock().await;
-        if let Some(sender) = self.open_sender() {
-            return Ok(sender);
+    /// A request handle ready for a new stream, with the stream counted as open. A closed
+    /// connection is noticed here, before the request is on it, and replaced.
+    async fn ready_sender(&self) -> Result<(SendRequest<Bytes>, OpenStream), ConnectionError> {
+        let cached = lock(&self.inner.open).clone();
+        let failed = match cached {
+            Some((generation, sender)) => match sender.ready().await {
+                Ok(sender) => return Ok((sender, self.stream_guard())),
+                Err(_) => Some(generation),
+            },
+            None => None,
+        };
+        let mut generation = self.inner.connecting.lock().await;
+        // Another caller may have connected while this one waited.
+        let cached = lock(&self.inner.open).clone();
+        if let Some((current, sender)) = cached
+            && Some(current) != failed
+            && let Ok(sender) = sender.ready().await
+        {
+            return Ok((sender, self.stream_guard()));
         }
         let sender = tokio::time::timeout(self.inner.settings.connect_timeout, self.connect())
             .await
             .unwrap_or_else(|_| Err("connect timed out".into()))
-            .map_err(|source| ConnectionError::Connect {
-                address: self.inner.address.clone(),
-                source,
+            .map_err(|source| {
+                *lock(&self.inner.open) = None;
+                self.connect_error(source)
             })?;
-        *lock(&self.inner.open) = Some(sender.clone());
-        Ok(sender)
+        *generation += 1;
+        *lock(&self.inner.open) = Some((*generation, sender.clone()));
+        let sender = sender.ready().await.map_err(ConnectionError::Call)?;
+        Ok((sender, self.stream_guard()))
     }
 
-    fn open_sender(&self) -> Option<SendRequest<Body>> {
-        let mut open = lock(&self.inner.open);
-        match &*open {
-            Some(sender) if !sender.is_closed() => Some(sender.clone()),
-            Some(_) => {
-                *open = None;
-                None
-            }
-            None => None,
-        }
+    fn stream_guard(&self) -> OpenStream {
+        OpenStream::new(self.inner.streams.clone())
     }
 
-    /// Drops `sender`'s connection from use (a later call connects anew).
-    fn forget(&self, sender: &SendRequest<Body>) {
-        let mut open = lock(&self.inner.open);
-        if open
-            .as_ref()
-            .is_some_and(|current| current.is_closed() || sender.is_closed())
-        {
-            *open = None;
-        }
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Body>, BoxError> {
+    async fn connect(&self) -> Result<SendRequest<Bytes>, BoxError> {
         let settings = self.inner.settings;
         let stream = tokio::net::TcpStream::connect(self.inner.address.as_str()).await?;
         stream.set_nodelay(true)?;
-        let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder.timer(TokioTimer::new());
-        builder
-            .keep_alive_interval(settings.keepalive_interval)
-            .keep_alive_timeout(settings.keepalive_timeout);
-        let (sender, connection) = builder.handshake(TokioIo::new(stream)).await?;
+        let (sender, mut connection) = h2::client::Builder::new().handshake(stream).await?;
+        let ping = connection.ping_pong();
+        // One count for the endpoint: only its current connection takes new calls.
+        let open = self.inner.streams.clone();
         let address = self.inner.address.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%address, %error, "connection closed");
+            let keepalive = async {
+                match ping {
+                    Some(ping) => body::keepalive(ping, open, settings).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = connection => {
+                    if let Err(error) = result {
+                        tracing::debug!(%address, %error, "connection closed");
+                    }
+                }
+                () = keepalive => {
+                    tracing::debug!(%address, "keepalive ping unanswered; connection closed");
+                }
             }
         });
         Ok(sender)
@@ -228,3 +261,6 @@ impl tower::Service<Request<Body>> for Connection {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests;
