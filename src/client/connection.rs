@@ -82,11 +82,19 @@ struct Inner {
     settings: ConnectionSettings,
     /// The current connection's request handle and its generation, once one is made.
     open: Mutex<Option<(u64, SendRequest<Bytes>)>>,
-    /// Held while connecting, so concurrent callers make one connection; counts the
-    /// connections made.
-    connecting: tokio::sync::Mutex<u64>,
+    /// Held while connecting, so concurrent callers make one connection.
+    connecting: tokio::sync::Mutex<Attempts>,
     /// Calls whose response is not yet read to the end (keepalive pings only while some are).
     streams: Arc<AtomicUsize>,
+}
+
+/// What the connect attempts so far came to.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// Connections made.
+    generation: u64,
+    /// When the last attempt failed, and why.
+    failed: Option<(tokio::time::Instant, String)>,
 }
 
 /// The `user-agent` sent with every call.
@@ -113,7 +121,7 @@ impl Connection {
                 authority,
                 settings,
                 open: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(0),
+                connecting: tokio::sync::Mutex::new(Attempts::default()),
                 streams: Arc::new(AtomicUsize::new(0)),
             }),
         })
@@ -182,7 +190,15 @@ impl Connection {
             },
             None => None,
         };
-        let mut generation = self.inner.connecting.lock().await;
+        let asked = tokio::time::Instant::now();
+        let mut attempts = self.inner.connecting.lock().await;
+        // A caller that waited while an attempt failed gets that failure, rather than every
+        // waiting caller spending another connect timeout in turn.
+        if let Some((at, why)) = &attempts.failed
+            && *at >= asked
+        {
+            return Err(self.connect_error(why.clone().into()));
+        }
         // Another caller may have connected while this one waited.
         let cached = lock(&self.inner.open).clone();
         if let Some((current, sender)) = cached
@@ -191,15 +207,20 @@ impl Connection {
         {
             return Ok((sender, self.stream_guard()));
         }
-        let sender = tokio::time::timeout(self.inner.settings.connect_timeout, self.connect())
+        let made = tokio::time::timeout(self.inner.settings.connect_timeout, self.connect())
             .await
-            .unwrap_or_else(|_| Err("connect timed out".into()))
-            .map_err(|source| {
+            .unwrap_or_else(|_| Err("connect timed out".into()));
+        let sender = match made {
+            Ok(sender) => sender,
+            Err(source) => {
                 *lock(&self.inner.open) = None;
-                self.connect_error(source)
-            })?;
-        *generation += 1;
-        *lock(&self.inner.open) = Some((*generation, sender.clone()));
+                attempts.failed = Some((tokio::time::Instant::now(), source.to_string()));
+                return Err(self.connect_error(source));
+            }
+        };
+        attempts.generation += 1;
+        attempts.failed = None;
+        *lock(&self.inner.open) = Some((attempts.generation, sender.clone()));
         let sender = sender.ready().await.map_err(ConnectionError::Call)?;
         Ok((sender, self.stream_guard()))
     }
