@@ -75,48 +75,62 @@ impl Default for RequestIds {
 }
 
 /// The metadata for the upstream call made for `headers`, and the request id used.
+///
+/// One pass over the request's headers: a forwarded header's first value is kept (values
+/// that are not printable ASCII are not forwarded), `Grpc-Metadata-*` headers become
+/// metadata without the prefix.
 pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, HeaderValue) {
     let mut out = HeaderMap::with_capacity(4);
-    for name in FORWARDED {
-        // gRPC metadata values are printable ASCII; anything else is not forwarded.
-        if let Some(value) = headers.get(&name).filter(|v| v.to_str().is_ok()) {
-            out.insert(name, value.clone());
-        }
-    }
+    let mut request_id = None;
+    // Which of FORWARDED have been met.
+    let mut seen = 0u8;
     for (name, value) in headers {
-        let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) else {
+        if let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) {
+            if let Some(key) = metadata_key(key, value) {
+                out.append(key, value.clone());
+            }
+            continue;
+        }
+        let Some(index) = FORWARDED.iter().position(|forwarded| forwarded == name) else {
             continue;
         };
-        let Ok(key) = HeaderName::from_bytes(key.as_bytes()) else {
+        if seen & (1 << index) != 0 {
             continue;
-        };
-        let valid = if key.as_str().ends_with("-bin") {
-            // Binary metadata travels base64-encoded, as the client sent it.
-            BinaryMetadataKey::from_bytes(key.as_ref()).is_ok()
-                && base64::engine::general_purpose::STANDARD
-                    .decode(value.as_bytes())
-                    .is_ok()
-        } else {
-            AsciiMetadataKey::from_bytes(key.as_ref()).is_ok() && value.to_str().is_ok()
-        };
-        if valid {
-            out.append(key, value.clone());
+        }
+        seen |= 1 << index;
+        if name == REQUEST_ID {
+            request_id = Some(value.clone());
+        }
+        if value.to_str().is_ok() {
+            let mut value = value.clone();
+            // Never indexed: see UNIQUE_PER_REQUEST.
+            value.set_sensitive(UNIQUE_PER_REQUEST.contains(name));
+            out.insert(name.clone(), value);
         }
     }
-    let request_id = match headers.get(REQUEST_ID) {
-        Some(id) => id.clone(),
-        None => {
-            let value = ids.next();
-            out.insert(HeaderName::from_static(REQUEST_ID), value.clone());
-            value
-        }
-    };
-    for name in &UNIQUE_PER_REQUEST {
-        if let Some(value) = out.get_mut(name) {
-            value.set_sensitive(true);
-        }
-    }
+    let request_id = request_id.unwrap_or_else(|| {
+        let value = ids.next();
+        let mut sent = value.clone();
+        sent.set_sensitive(true);
+        out.insert(HeaderName::from_static(REQUEST_ID), sent);
+        value
+    });
     (MetadataMap::from_headers(out), request_id)
+}
+
+/// The metadata key of a `Grpc-Metadata-<key>` header, if the key and value are valid
+/// metadata (binary values travel base64-encoded, as the client sent them).
+fn metadata_key(key: &str, value: &HeaderValue) -> Option<HeaderName> {
+    let key = HeaderName::from_bytes(key.as_bytes()).ok()?;
+    let valid = if key.as_str().ends_with("-bin") {
+        BinaryMetadataKey::from_bytes(key.as_ref()).is_ok()
+            && base64::engine::general_purpose::STANDARD
+                .decode(value.as_bytes())
+                .is_ok()
+    } else {
+        AsciiMetadataKey::from_bytes(key.as_ref()).is_ok() && value.to_str().is_ok()
+    };
+    valid.then_some(key)
 }
 
 /// Adds the response metadata to `headers` as `Grpc-Metadata-*` (binary values base64, as
@@ -178,6 +192,26 @@ mod tests {
         assert_eq!(id.len(), 36);
         let (_, second) = request_metadata(&headers, &ids);
         assert_ne!(id, second);
+    }
+
+    /// Only a forwarded header's first value counts; a client's request id is echoed as sent
+    /// and forwarded never-indexed.
+    #[test]
+    fn first_values_and_a_given_request_id() {
+        let mut headers = HeaderMap::new();
+        headers.append("tracestate", HeaderValue::from_bytes(b"\xff").unwrap());
+        headers.append("tracestate", HeaderValue::from_static("a=b"));
+        headers.append("authorization", HeaderValue::from_static("Bearer one"));
+        headers.append("authorization", HeaderValue::from_static("Bearer two"));
+        headers.insert("x-request-id", HeaderValue::from_static("req-7"));
+        let (map, id) = request_metadata(&headers, &RequestIds::new());
+        assert!(map.get("tracestate").is_none());
+        assert_eq!(map.get_all("authorization").iter().count(), 1);
+        assert_eq!(map.get("authorization").unwrap(), "Bearer one");
+        assert_eq!(id, "req-7");
+        assert!(!id.is_sensitive());
+        assert_eq!(map.get(REQUEST_ID).unwrap(), "req-7");
+        assert!(map.get(REQUEST_ID).unwrap().is_sensitive());
     }
 
     /// Binary metadata passes only as valid base64; per-request values are never indexed;
