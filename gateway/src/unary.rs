@@ -144,7 +144,10 @@ where
             },
             Err(frame) => {
                 if let Ok(map) = frame.into_trailers() {
+                    // Trailers end a gRPC body: no need to poll it (through every layer of
+                    // the stack it came through) once more to see its end.
                     trailers = Some(map);
+                    break;
                 }
             }
         }
