@@ -97,6 +97,11 @@ struct Attempts {
     failed: Option<(tokio::time::Instant, String)>,
 }
 
+/// The receive window of each call's response.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// The receive window of the whole connection.
+const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+
 /// The `user-agent` sent with every call.
 const AGENT: HeaderValue =
     HeaderValue::from_static(concat!("protomesh/", env!("CARGO_PKG_VERSION")));
@@ -233,7 +238,14 @@ impl Connection {
         let settings = self.inner.settings;
         let stream = tokio::net::TcpStream::connect(self.inner.address.as_str()).await?;
         stream.set_nodelay(true)?;
-        let (sender, mut connection) = h2::client::Builder::new().handshake(stream).await?;
+        // hyper's client defaults (and so tonic's): windows that keep a large reply flowing
+        // without a round trip per 64 KiB, and no server push, which gRPC does not use.
+        let (sender, mut connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .enable_push(false)
+            .handshake(stream)
+            .await?;
         let ping = connection.ping_pong();
         // One count for the endpoint: only its current connection takes new calls.
         let open = self.inner.streams.clone();

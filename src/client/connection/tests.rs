@@ -82,11 +82,12 @@ async fn read(response: Response<Body>) -> (usize, usize, Option<HeaderValue>) {
     (received, collected.to_bytes().len(), status)
 }
 
-/// A streamed request body and a response, both far past the 64 KiB initial window, arrive
-/// whole: the pipe waits for capacity, the response body releases it as it is read.
+/// A streamed request body past the server's 64 KiB window and a response past the client's
+/// windows (2 MiB per call, 5 MiB per connection) arrive whole: the pipe waits for capacity,
+/// the response body releases it as it is read.
 #[tokio::test]
 async fn bodies_past_the_window_arrive_whole_both_ways() {
-    let (address, _) = server(300_000, usize::MAX).await;
+    let (address, _) = server(6_000_000, usize::MAX).await;
     let connection = connection(&address);
     let frames =
         (0..3).map(|_| Ok::<_, tonic::Status>(Frame::data(Bytes::from(vec![1u8; 100_000]))));
@@ -95,7 +96,7 @@ async fn bodies_past_the_window_arrive_whole_both_ways() {
     let response = connection.send(request).await.unwrap();
     assert_eq!(
         read(response).await,
-        (300_000, 300_000, Some(HeaderValue::from_static("0")))
+        (300_000, 6_000_000, Some(HeaderValue::from_static("0")))
     );
 
     // A one-frame unary body goes out with the headers' stream at once.
