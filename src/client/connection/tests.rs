@@ -152,3 +152,38 @@ fn only_plain_http_addresses() {
     assert!(Connection::lazy("https://127.0.0.1:1", ConnectionSettings::unused()).is_err());
     assert!(Connection::lazy("http://127.0.0.1:1/x", ConnectionSettings::unused()).is_err());
 }
+
+/// A server that stops answering (here: stops reading its connection, so pings go unacked)
+/// fails the open call once a keepalive ping goes unanswered, instead of leaving it hanging.
+#[tokio::test]
+async fn an_unanswered_ping_closes_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::handshake(socket).await.unwrap();
+        let call = connection.accept().await;
+        // Hold the connection and the call without reading anything more.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop((connection, call));
+    });
+    let settings = ConnectionSettings {
+        connect_timeout: Duration::from_secs(1),
+        keepalive_interval: Duration::from_millis(100),
+        keepalive_timeout: Duration::from_millis(100),
+    };
+    let connection = Connection::lazy(&address, settings).unwrap();
+    let request = Request::post("/x.Y/Z")
+        .body(Body::new(http_body_util::Full::new(Bytes::from_static(
+            b"abc",
+        ))))
+        .unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), connection.send(request))
+        .await
+        .expect("the call ends once the ping goes unanswered");
+    assert!(
+        matches!(result, Err(ConnectionError::Call(_))),
+        "{result:?}"
+    );
+    server.abort();
+}
