@@ -24,7 +24,8 @@ pub mod discovery;
 pub mod error;
 pub mod metrics;
 pub mod server;
+mod sync;
 pub mod telemetry;
-mod wire;
+pub mod wire;
 
 pub use contracts::FILE_DESCRIPTOR_SET;

@@ -6,17 +6,17 @@ use http::{HeaderMap, HeaderName};
 use tonic::Code;
 
 /// `grpc-status`: the call's code, in a trailers-only answer's headers or in the trailers.
-pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// `grpc-timeout`: the caller's timeout.
-pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// `traceparent`: the caller's W3C trace context.
-pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The gRPC code in `headers` (a trailers-only answer's headers, or trailers), if there is
 /// one; a value that is not a code number reads as UNKNOWN.
-pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+pub fn grpc_status(headers: &HeaderMap) -> Option<Code> {
     headers
         .get(&GRPC_STATUS)
         .map(|value| Code::from_bytes(value.as_bytes()))

@@ -22,9 +22,6 @@ use crate::{
     upstream::GrpcUpstream,
 };
 
-/// The `Grpc-Timeout` request header.
-pub(crate) const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
-
 /// A failed request: the HTTP status to answer and the `google.rpc.Status` to put in the body.
 #[derive(Debug)]
 struct Failure {
@@ -268,7 +265,7 @@ impl Transcoder {
         let upstream = upstream_for(service.full_name()).ok_or_else(|| {
             tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
         })?;
-        let timeout = match parts.headers.get(&GRPC_TIMEOUT) {
+        let timeout = match parts.headers.get(&protomesh::wire::GRPC_TIMEOUT) {
             Some(value) => Some(
                 value
                     .to_str()

@@ -14,9 +14,6 @@ use tonic::{Status, metadata::MetadataMap};
 
 use crate::upstream::{BoxError, GrpcUpstream};
 
-/// `grpc-status`, parsed once.
-const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-
 /// The largest response message read (tonic's default decoding limit).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// The length prefix of a gRPC message: a compression flag and a big-endian length.
@@ -57,7 +54,7 @@ pub async fn call<U: GrpcUpstream>(
     if let Some(timeout) = timeout {
         let value = protomesh::client::deadline::format_timeout(timeout);
         if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(crate::transcoder::GRPC_TIMEOUT, value);
+            headers.insert(protomesh::wire::GRPC_TIMEOUT, value);
         }
     }
 
@@ -103,9 +100,9 @@ pub async fn call<U: GrpcUpstream>(
 /// with `headers` as its metadata for an error. An OK status is recognised without parsing
 /// the message and details, which only a failed call carries.
 fn outcome(headers: &HeaderMap) -> Result<bool, Status> {
-    match headers.get(&GRPC_STATUS) {
+    match protomesh::wire::grpc_status(headers) {
         None => Ok(false),
-        Some(code) if code.as_bytes() == b"0" => Ok(true),
+        Some(tonic::Code::Ok) => Ok(true),
         Some(_) => match Status::from_header_map(headers) {
             Some(status) if status.code() != tonic::Code::Ok => {
                 Err(with_metadata(status, headers.clone()))
@@ -122,8 +119,9 @@ where
     B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
 {
     let mut body = std::pin::pin!(Limited::new(body, PREFIX + MAX_RESPONSE_BYTES));
-    let mut first: Option<Bytes> = None;
-    let mut more = BytesMut::new();
+    // The one frame a reply usually comes in, kept as it is; joined only when more follow.
+    let mut data = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
     let mut trailers = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
@@ -133,13 +131,13 @@ where
             Err(e) => Status::from_error(e),
         })?;
         match frame.into_data() {
-            Ok(data) => match &first {
-                None if more.is_empty() => first = Some(data),
-                _ => {
-                    if let Some(data) = first.take() {
-                        more.extend_from_slice(&data);
-                    }
-                    more.extend_from_slice(&data);
+            Ok(chunk) => match &mut joined {
+                Some(buf) => buf.extend_from_slice(&chunk),
+                None if data.is_empty() => data = chunk,
+                None => {
+                    let mut buf = BytesMut::from(&data[..]);
+                    buf.extend_from_slice(&chunk);
+                    joined = Some(buf);
                 }
             },
             Err(frame) => {
@@ -152,8 +150,7 @@ where
             }
         }
     }
-    let data = first.unwrap_or_else(|| more.freeze());
-    Ok((data, trailers))
+    Ok((joined.map_or(data, BytesMut::freeze), trailers))
 }
 
 /// The one message of a unary response body.
@@ -238,6 +235,25 @@ mod tests {
             assert_eq!(status.code(), tonic::Code::Internal, "{reason}");
             assert!(status.message().contains(reason), "{}", status.message());
         }
+    }
+
+    /// A reply in several frames is joined in order; the trailers come back; nothing after
+    /// the trailers is read.
+    #[tokio::test]
+    async fn replies_in_several_frames_are_joined() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let frames: Vec<Result<http_body::Frame<Bytes>, BoxError>> = vec![
+            Ok(http_body::Frame::data(Bytes::from_static(b"ab"))),
+            Ok(http_body::Frame::data(Bytes::from_static(b"cd"))),
+            Ok(http_body::Frame::data(Bytes::from_static(b"e"))),
+            Ok(http_body::Frame::trailers(trailers.clone())),
+            Err("read past the trailers".into()),
+        ];
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+        let (data, got) = read_whole(body).await.unwrap();
+        assert_eq!(&data[..], b"abcde");
+        assert_eq!(got, Some(trailers));
     }
 
     /// Non-200 answers map as gRPC's HTTP mapping says.

@@ -22,6 +22,8 @@ use http::{HeaderValue, Request, Response, Uri, header::USER_AGENT, uri};
 use http_body::Body as _;
 use tonic::body::Body;
 
+use crate::sync::lock;
+
 use body::{OpenStream, RecvBody};
 
 /// The boxed error inside a [`ConnectionError`].
@@ -288,11 +290,6 @@ impl tower::Service<Request<Body>> for Connection {
         let this = self.clone();
         Box::pin(async move { this.send(request).await })
     }
-}
-
-/// Locks a mutex, ignoring poisoning (the guarded handle stays consistent on panic).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::{
 
 use tokio::time::Instant;
 
+use crate::sync::lock;
+
 use super::{
     connection::Connection,
     ewma::PeakEwma,
@@ -172,9 +174,4 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Locks a mutex, ignoring poisoning (the guarded values stay consistent on panic).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

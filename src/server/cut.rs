@@ -20,6 +20,8 @@ use tokio::{
 use tokio_stream::{Stream, StreamExt, wrappers::TcpListenerStream};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+use crate::sync::lock;
+
 /// The switch that cuts every connection of one server.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cut {
@@ -61,13 +63,6 @@ impl Cut {
         wakers.push(Arc::downgrade(&waker));
         waker
     }
-}
-
-/// Locks `mutex`, through poisoning: the list stays valid whatever panicked.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The accepted connections of `listener` (with TCP_NODELAY: gRPC calls are small
