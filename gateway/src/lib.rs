@@ -11,6 +11,7 @@
 //!   of `http::Request<tonic::body::Body>` plugs in (a `Channel`, the kit's balanced client).
 //! - modules: [`template`] (path grammar), [`router`] (matching), [`routes`] (rules from
 //!   descriptors), [`transcode`] and [`fields`] (JSON and text to messages and back),
+//!   [`wirejson`] (JSON straight to the wire and back, for plain unary messages),
 //!   [`status`] (code table, error bodies), [`headers`], [`stream`] (NDJSON / SSE),
 //!   [`observe`] (span and route-labelled metrics per request), [`openapi`], [`cors`],
 //!   [`ratelimit`], [`reflection`], [`descriptors`], [`codec`], [`live`] (routes added at run
@@ -56,6 +57,7 @@ pub mod transcode;
 pub mod transcoder;
 pub mod unary;
 pub mod upstream;
+pub mod wirejson;
 
 use std::future::Future;
 

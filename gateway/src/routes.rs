@@ -45,6 +45,12 @@ pub struct Route {
     pub grpc_path: PathAndQuery,
     /// The label put into the extensions of every response this route produces.
     pub label: MatchedRoute,
+    /// Whether a unary request's JSON goes straight to the wire ([`crate::wirejson`]): the
+    /// body is the whole message, the path binds nothing, and the message is plain.
+    pub direct_request: bool,
+    /// Whether a unary reply goes straight from the wire to JSON: the reply is the whole
+    /// body and its message is plain.
+    pub direct_response: bool,
 }
 
 /// Which route served a response, in the response's extensions, so layers outside the gateway
@@ -248,7 +254,14 @@ impl RouteTable {
             route: text.into(),
             grpc_method: method.full_name().into(),
         };
+        let direct_request = matches!(body, BodyRule::Whole)
+            && path_fields.is_empty()
+            && crate::wirejson::is_plain(&input);
+        let direct_response =
+            response_body.is_none() && crate::wirejson::is_plain(&method.output());
         Ok(Route {
+            direct_request,
+            direct_response,
             method: method.clone(),
             http_method,
             template,

@@ -62,10 +62,49 @@ fn json_message(
     prefix: &str,
 ) -> Result<DynamicMessage, tonic::Status> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let msg = DynamicMessage::deserialize_with_options(desc, &mut de, options)
+    match DynamicMessage::deserialize_with_options(desc.clone(), &mut de, options)
         .and_then(|msg| de.end().map(|()| msg))
-        .map_err(|e| json_error(&e, prefix))?;
-    Ok(msg)
+    {
+        Ok(msg) => Ok(msg),
+        Err(e) => Err(json_error(
+            &e,
+            &join(prefix, &error_path(desc, body, options)),
+        )),
+    }
+}
+
+/// Where in `body` reading it as `desc` fails: a field path such as `inner.level` or
+/// `nums[1]`, empty for the body itself. Read again, tracking the path, only once it failed.
+fn error_path(
+    desc: prost_reflect::MessageDescriptor,
+    body: &[u8],
+    options: &DeserializeOptions,
+) -> String {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
+    if DynamicMessage::deserialize_with_options(desc, tracked, options).is_ok() {
+        return String::new();
+    }
+    let mut path = String::new();
+    for segment in &track.path() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            serde_path_to_error::Segment::Map { key } => path = join(&path, key),
+            // Where serde_path_to_error cannot tell, the path so far is the answer.
+            _ => break,
+        }
+    }
+    path
+}
+
+/// `a.b`, or whichever of the two is not empty.
+fn join(a: &str, b: &str) -> String {
+    match (a, b) {
+        ("", b) => b.to_owned(),
+        (a, "") => a.to_owned(),
+        (a, b) => format!("{a}.{b}"),
+    }
 }
 
 /// Decodes the body as the JSON of one field (a message, a list, a scalar).
@@ -87,7 +126,8 @@ fn json_field(
     Ok(parent.get_field(field).into_owned())
 }
 
-/// A 400 naming the field serde complained about when it says which (unknown fields do).
+/// A 400 naming the field: the one serde names (an unknown field) under `prefix`, else
+/// `prefix` itself (the field whose value was malformed), else the body.
 fn json_error(e: &serde_json::Error, prefix: &str) -> tonic::Status {
     let text = e.to_string();
     // serde and prost-reflect name unknown fields as "field `x`" or "field name 'x'".

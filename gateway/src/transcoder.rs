@@ -19,6 +19,7 @@ use crate::{
     routes::{BodyRule, Route, RouteTable},
     status::{self, StatusRenderer},
     stream::{self, Framing},
+    unary::Outgoing,
     upstream::GrpcUpstream,
 };
 
@@ -254,13 +255,22 @@ impl Transcoder {
     ) -> Result<Response<tonic::body::Body>, Failure> {
         let inner = &*self.inner;
         let bytes = self.read_body(route, parts, body).await?;
-        let message = crate::transcode::request(
-            route,
-            values,
-            parts.uri.query(),
-            &bytes,
-            inner.settings.discard_unknown_fields,
-        )?;
+        let discard = inner.settings.discard_unknown_fields;
+        // A unary call of a plain message skips the dynamic message (`wirejson`), which
+        // declines to prost-reflect's path below whatever it does not take as it is.
+        let direct = (route.direct_request && !route.server_streaming())
+            .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
+            .flatten();
+        let message = match direct {
+            Some(wire) => Outgoing::Wire(wire),
+            None => Outgoing::Message(crate::transcode::request(
+                route,
+                values,
+                parts.uri.query(),
+                &bytes,
+                discard,
+            )?),
+        };
         let service = route.method.parent_service();
         let upstream = upstream_for(service.full_name()).ok_or_else(|| {
             tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
@@ -288,6 +298,7 @@ impl Transcoder {
                 let e: crate::upstream::BoxError = e.into();
                 tonic::Status::unavailable(format!("upstream not ready: {e}"))
             })?;
+            let message = message.into_message(route.method.input())?;
             let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
             if let Some(timeout) = timeout {
                 call.set_timeout(timeout);
@@ -311,9 +322,8 @@ impl Transcoder {
             metadata,
             &message,
             timeout,
-            route.method.output(),
         );
-        let (meta, message) = match timeout {
+        let (meta, reply) = match timeout {
             Some(limit) => {
                 let started = tokio::time::Instant::now();
                 let expired =
@@ -331,7 +341,17 @@ impl Transcoder {
             }
             None => unary.await?,
         };
-        let json = crate::transcode::response(route, &message)?;
+        let direct = route
+            .direct_response
+            .then(|| crate::wirejson::to_json(&route.method.output(), &reply))
+            .flatten();
+        let json = match direct {
+            Some(json) => json,
+            None => {
+                let message = crate::unary::decode(reply, route.method.output())?;
+                crate::transcode::response(route, &message)?
+            }
+        };
         let mut response = json_response(StatusCode::OK, Bytes::from(json));
         headers::response_headers(&meta, response.headers_mut());
         Ok(response)

@@ -1,7 +1,7 @@
-//! One unary gRPC call with a dynamic message, framed by hand: the request is a single
-//! length-prefixed frame in one buffer, the response body is read whole and its one message
-//! decoded. tonic's client (`Grpc::unary`) streams both ways, through an encoder body and a
-//! streaming decoder, which a call of one message each way does not need.
+//! One unary gRPC call, framed by hand: the request is a single length-prefixed frame in
+//! one buffer, the response body is read whole and its one message handed back. tonic's
+//! client (`Grpc::unary`) streams both ways, through an encoder body and a streaming decoder,
+//! which a call of one message each way does not need.
 
 use std::time::Duration;
 
@@ -19,24 +19,55 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// The length prefix of a gRPC message: a compression flag and a big-endian length.
 const PREFIX: usize = 5;
 
+/// The request message of a call.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Already encoded (by [`crate::wirejson::to_wire`]).
+    Wire(Vec<u8>),
+    /// To encode.
+    Message(DynamicMessage),
+}
+
+impl Outgoing {
+    /// The message as a `DynamicMessage` of type `desc`.
+    pub fn into_message(self, desc: MessageDescriptor) -> Result<DynamicMessage, Status> {
+        match self {
+            Outgoing::Message(message) => Ok(message),
+            Outgoing::Wire(wire) => DynamicMessage::decode(desc, wire.as_slice())
+                .map_err(|e| Status::internal(format!("re-reading the request: {e}"))),
+        }
+    }
+
+    /// Appends the encoded message to `frame`.
+    fn encode(&self, frame: &mut BytesMut) -> Result<(), Status> {
+        match self {
+            Outgoing::Wire(wire) => {
+                frame.put_slice(wire);
+                Ok(())
+            }
+            Outgoing::Message(message) => message
+                .encode(frame)
+                .map_err(|e| Status::internal(format!("encode: {e}"))),
+        }
+    }
+}
+
 /// Calls `path` on `upstream` with `message` and `metadata`, and a `grpc-timeout` of
-/// `timeout` when given. Returns the response metadata (headers and trailers) and the reply
-/// decoded as `output`, or the call's status, with the same codes tonic's client gives.
+/// `timeout` when given. Returns the response metadata (headers and trailers) and the encoded
+/// reply message (see [`decode`]), or the call's status, with the same codes tonic's client
+/// gives.
 pub async fn call<U: GrpcUpstream>(
     mut upstream: U,
     path: PathAndQuery,
     metadata: MetadataMap,
-    message: &DynamicMessage,
+    message: &Outgoing,
     timeout: Option<Duration>,
-    output: MessageDescriptor,
-) -> Result<(MetadataMap, DynamicMessage), Status> {
+) -> Result<(MetadataMap, Bytes), Status> {
     // The prefix is written after the message, whose length `encode` works out (once: a
     // dynamic message's length costs as much as a fair part of its encoding).
     let mut frame = BytesMut::with_capacity(256);
     frame.put_bytes(0, PREFIX);
-    message
-        .encode(&mut frame)
-        .map_err(|e| Status::internal(format!("encode: {e}")))?;
+    message.encode(&mut frame)?;
     let length = u32::try_from(frame.len() - PREFIX)
         .map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
     frame[1..PREFIX].copy_from_slice(&length.to_be_bytes());
@@ -92,8 +123,8 @@ pub async fn call<U: GrpcUpstream>(
             "the upstream ended the call without a status",
         ));
     }
-    let message = decode_one(&mut data, output)?;
-    Ok((MetadataMap::from_headers(metadata), message))
+    unframe(&mut data)?;
+    Ok((MetadataMap::from_headers(metadata), data))
 }
 
 /// Whether `headers` carry a status: `Ok(true)` for OK, `Ok(false)` for none, the status
@@ -153,8 +184,8 @@ where
     Ok((joined.map_or(data, BytesMut::freeze), trailers))
 }
 
-/// The one message of a unary response body.
-fn decode_one(data: &mut Bytes, output: MessageDescriptor) -> Result<DynamicMessage, Status> {
+/// Strips the prefix of the one message a unary response body must hold.
+fn unframe(data: &mut Bytes) -> Result<(), Status> {
     if data.len() < PREFIX {
         return Err(Status::internal("missing response message"));
     }
@@ -170,7 +201,12 @@ fn decode_one(data: &mut Bytes, output: MessageDescriptor) -> Result<DynamicMess
             data.len()
         )));
     }
-    DynamicMessage::decode(output.clone(), data)
+    Ok(())
+}
+
+/// The reply [`call`] returned, decoded as `output`.
+pub fn decode(message: Bytes, output: MessageDescriptor) -> Result<DynamicMessage, Status> {
+    DynamicMessage::decode(output.clone(), message)
         .map_err(|e| Status::internal(format!("decode {}: {e}", output.full_name())))
 }
 
@@ -221,7 +257,10 @@ mod tests {
         message.set_field_by_name("code", prost_reflect::Value::I32(5));
         let payload = message.encode_to_vec();
         let len = u32::try_from(payload.len()).unwrap();
-        let decoded = decode_one(&mut framed(0, len, &payload), output.clone()).unwrap();
+        let decode_one = |mut body: Bytes, output: MessageDescriptor| {
+            unframe(&mut body).and_then(|()| decode(body, output))
+        };
+        let decoded = decode_one(framed(0, len, &payload), output.clone()).unwrap();
         assert_eq!(decoded, message);
 
         let cases = [
@@ -230,8 +269,8 @@ mod tests {
             (framed(0, len + 1, &payload), "one message of"),
             (framed(0, 2, b"\xff\xff"), "decode google.rpc.Status"),
         ];
-        for (mut body, reason) in cases {
-            let status = decode_one(&mut body, output.clone()).unwrap_err();
+        for (body, reason) in cases {
+            let status = decode_one(body, output.clone()).unwrap_err();
             assert_eq!(status.code(), tonic::Code::Internal, "{reason}");
             assert!(status.message().contains(reason), "{}", status.message());
         }

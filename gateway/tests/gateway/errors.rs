@@ -87,7 +87,32 @@ async fn gateway_failures() {
             r#"{"kind":"KIND_NOPE"}"#,
             400,
             3,
-            Some("body"),
+            Some("kind"),
+        ),
+        // A malformed value is named by its path, into nested messages and lists.
+        (
+            "POST",
+            "/v1/echo/abc",
+            r#"{"nested":{"inner":{"level":"x"}}}"#,
+            400,
+            3,
+            Some("nested.inner.level"),
+        ),
+        (
+            "POST",
+            "/v1/echo/abc",
+            r#"{"nums":[1,"two"]}"#,
+            400,
+            3,
+            Some("nums[1]"),
+        ),
+        (
+            "POST",
+            "/v1/echo/abc",
+            r#"{"nested":{"zap":1}}"#,
+            400,
+            3,
+            Some("nested.zap"),
         ),
         (
             "PUT",

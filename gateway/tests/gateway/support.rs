@@ -69,6 +69,18 @@ impl tower::Service<Request<tonic::body::Body>> for TestUpstream {
                     });
                     grpc.unary(svc, request).await
                 }
+                "Plain" => {
+                    let method = this.method("Plain");
+                    let output = method.output();
+                    let mut grpc = tonic::server::Grpc::new(DynamicCodec::new(method.input()));
+                    let svc = tower::service_fn(move |req: tonic::Request<DynamicMessage>| {
+                        let mut out = DynamicMessage::new(output.clone());
+                        out.set_field_by_name("request", Value::Message(req.into_inner()));
+                        out.set_field_by_name("server", Value::String("test".into()));
+                        async move { Ok::<_, Status>(tonic::Response::new(out)) }
+                    });
+                    grpc.unary(svc, request).await
+                }
                 "Fail" => {
                     let method = this.method("Fail");
                     let mut grpc = tonic::server::Grpc::new(DynamicCodec::new(method.input()));
