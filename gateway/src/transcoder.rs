@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::Full;
 use prost_reflect::DescriptorPool;
 use tonic::{Extensions, client::Grpc};
 
@@ -393,8 +393,8 @@ impl Transcoder {
                 ));
             }
         }
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
+        match crate::unary::read_whole(body, limit).await {
+            Ok((bytes, _trailers)) => Ok(bytes),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Failure::http(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("body over {limit} bytes"),

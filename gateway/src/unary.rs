@@ -105,7 +105,14 @@ pub async fn call<U: GrpcUpstream>(
             format!("upstream answered HTTP {}", parts.status),
         ));
     }
-    let (mut data, trailers) = read_whole(body).await?;
+    let (mut data, trailers) = read_whole(body, PREFIX + MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
+            Ok(_) => Status::resource_exhausted(format!(
+                "response message over {MAX_RESPONSE_BYTES} bytes"
+            )),
+            Err(e) => Status::from_error(e),
+        })?;
     let mut metadata = parts.headers;
     let answered = match trailers {
         Some(trailers) => {
@@ -143,25 +150,23 @@ fn outcome(headers: &HeaderMap) -> Result<bool, Status> {
     }
 }
 
-/// Reads a response body whole, up to one message of [`MAX_RESPONSE_BYTES`]: its data (one
-/// buffer, not copied when it came in one frame) and its trailers.
-async fn read_whole<B>(body: B) -> Result<(Bytes, Option<HeaderMap>), Status>
+/// Reads a body whole, up to `limit` bytes of data: its data (one buffer, not copied when it
+/// came in one frame) and its trailers, which end it. Fails with the body's error, or with
+/// `http_body_util::LengthLimitError` past `limit`.
+pub(crate) async fn read_whole<B>(
+    body: B,
+    limit: usize,
+) -> Result<(Bytes, Option<HeaderMap>), BoxError>
 where
     B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
 {
-    let mut body = std::pin::pin!(Limited::new(body, PREFIX + MAX_RESPONSE_BYTES));
-    // The one frame a reply usually comes in, kept as it is; joined only when more follow.
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    // The one frame a body usually comes in, kept as it is; joined only when more follow.
     let mut data = Bytes::new();
     let mut joined: Option<BytesMut> = None;
     let mut trailers = None;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
-            Ok(_) => Status::resource_exhausted(format!(
-                "response message over {MAX_RESPONSE_BYTES} bytes"
-            )),
-            Err(e) => Status::from_error(e),
-        })?;
-        match frame.into_data() {
+        match frame?.into_data() {
             Ok(chunk) => match &mut joined {
                 Some(buf) => buf.extend_from_slice(&chunk),
                 None if data.is_empty() => data = chunk,
@@ -289,10 +294,25 @@ mod tests {
             Ok(http_body::Frame::trailers(trailers.clone())),
             Err("read past the trailers".into()),
         ];
-        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
-        let (data, got) = read_whole(body).await.unwrap();
+        let body = |frames: &[Result<http_body::Frame<Bytes>, BoxError>]| {
+            let frames: Vec<_> = frames
+                .iter()
+                .map(|f| match f {
+                    Ok(f) => Ok(match f.data_ref() {
+                        Some(d) => http_body::Frame::data(d.clone()),
+                        None => http_body::Frame::trailers(f.trailers_ref().unwrap().clone()),
+                    }),
+                    Err(e) => Err(BoxError::from(e.to_string())),
+                })
+                .collect();
+            http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+        };
+        let (data, got) = read_whole(body(&frames), 5).await.unwrap();
         assert_eq!(&data[..], b"abcde");
         assert_eq!(got, Some(trailers));
+        // One byte over the limit.
+        let error = read_whole(body(&frames), 4).await.unwrap_err();
+        assert!(error.is::<http_body_util::LengthLimitError>(), "{error}");
     }
 
     /// Non-200 answers map as gRPC's HTTP mapping says.
