@@ -9,9 +9,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// The wire encoding of `body`, the JSON of a message `desc` (plain, see
 /// [`super::is_plain`]), or `None` when the direct path declines it: any error, and any
-/// spelling it leaves to prost-reflect (numbers in strings other than 64-bit integers,
-/// exponents, `NaN`, unpadded or URL-safe base64, duplicate or unknown names unless
-/// `discard_unknown`).
+/// spelling it leaves to prost-reflect (numbers in strings other than plain 64-bit integers,
+/// integers written with a fraction or an exponent, `NaN` and `Infinity`, unpadded or
+/// URL-safe base64, unknown enum names, `null` in a list, a name given twice, unknown names
+/// unless `discard_unknown`).
 pub fn to_wire(desc: &MessageDescriptor, body: &[u8], discard_unknown: bool) -> Option<Vec<u8>> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let mut out = Vec::with_capacity(body.len());
