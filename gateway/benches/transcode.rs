@@ -13,7 +13,7 @@ use protomesh_gateway::{
     TranscodeSettings, Transcoder,
     router::Match,
     routes::{Route, RouteTable},
-    transcode,
+    transcode, wirejson,
 };
 
 /// The route `method path` matches, with its path values.
@@ -67,6 +67,13 @@ fn transcoding(c: &mut Criterion) {
             let msg = transcode::request(add, &values, None, black_box(body), false).unwrap();
             msg.encode_to_vec()
         })
+    });
+
+    // The same body straight to the wire (a plain message: `wirejson`).
+    assert!(add.direct_request, "AddItem takes the direct path");
+    let input = add.method.input();
+    group.bench_function("json_to_wire_direct/add_cart_item", |b| {
+        b.iter(|| wirejson::to_wire(&input, black_box(body), false).unwrap())
     });
 
     let (get, values) = route(
