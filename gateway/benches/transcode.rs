@@ -103,6 +103,15 @@ fn transcoding(c: &mut Criterion) {
             transcode::response(get, &msg).unwrap()
         })
     });
+
+    // The same reply straight from the wire (plain, with timestamps: `wirejson`).
+    assert!(
+        get.direct_response,
+        "GetProduct's reply takes the direct path"
+    );
+    group.bench_function("wire_to_json_direct/get_product", |b| {
+        b.iter(|| wirejson::to_json(&output, black_box(wire.as_slice())).unwrap())
+    });
     group.finish();
 }
 

@@ -258,7 +258,7 @@ impl RouteTable {
             && path_fields.is_empty()
             && crate::wirejson::is_plain(&input);
         let direct_response =
-            response_body.is_none() && crate::wirejson::is_plain(&method.output());
+            response_body.is_none() && crate::wirejson::is_plain_reply(&method.output());
         Ok(Route {
             direct_request,
             direct_response,

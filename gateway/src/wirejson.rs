@@ -20,15 +20,29 @@ use prost_reflect::{Kind, MessageDescriptor, Syntax};
 pub use to_json::to_json;
 pub use to_wire::to_wire;
 
-/// Whether `desc` can go through the direct path: a proto3 message whose fields, and those
-/// of every message inside it, are scalars, strings, bytes, enums and messages, singular or
-/// repeated; no maps, oneofs (`optional` fields included), extensions or well-known types
-/// (which have JSON forms of their own, as `google.protobuf.NullValue` has).
+/// Whether requests of `desc` can go through the direct path: a proto3 message whose
+/// fields, and those of every message inside it, are scalars, strings, bytes, enums and
+/// messages, singular or repeated; no maps, oneofs (`optional` fields included), extensions or
+/// well-known types (which have JSON forms of their own, as `google.protobuf.NullValue` has).
 pub fn is_plain(desc: &MessageDescriptor) -> bool {
-    plain(desc, &mut Vec::new())
+    plain(desc, false, &mut Vec::new())
 }
 
-fn plain(desc: &MessageDescriptor, seen: &mut Vec<String>) -> bool {
+/// Whether replies of `desc` can go through the direct path: as [`is_plain`], and they may
+/// also hold `google.protobuf.Timestamp` and `Duration` fields (written as their JSON strings).
+pub fn is_plain_reply(desc: &MessageDescriptor) -> bool {
+    plain(desc, true, &mut Vec::new())
+}
+
+/// Whether `desc` is a `Timestamp` or `Duration`, which [`to_json`] writes as strings.
+fn is_time(desc: &MessageDescriptor) -> bool {
+    matches!(
+        desc.full_name(),
+        "google.protobuf.Timestamp" | "google.protobuf.Duration"
+    )
+}
+
+fn plain(desc: &MessageDescriptor, reply: bool, seen: &mut Vec<String>) -> bool {
     if seen.iter().any(|name| name == desc.full_name()) {
         return true;
     }
@@ -45,7 +59,8 @@ fn plain(desc: &MessageDescriptor, seen: &mut Vec<String>) -> bool {
         !field.is_map()
             && !field.is_group()
             && match field.kind() {
-                Kind::Message(inner) => plain(&inner, seen),
+                Kind::Message(inner) if reply && is_time(&inner) => true,
+                Kind::Message(inner) => plain(&inner, reply, seen),
                 // `google.protobuf.NullValue` is JSON `null`.
                 Kind::Enum(e) if e.package_name() == "google.protobuf" => false,
                 _ => !field.supports_presence(),

@@ -8,12 +8,13 @@ use prost_reflect::{
     SerializeOptions, Value,
 };
 
-use super::{is_plain, to_json, to_wire};
+use super::{is_plain, is_plain_reply, to_json, to_wire};
 
 const PROTO: &str = r#"
 syntax = "proto3";
 package wj.v1;
 import "google/protobuf/timestamp.proto";
+import "google/protobuf/duration.proto";
 
 enum Color { COLOR_UNSPECIFIED = 0; RED = 1; BLUE = 2; }
 
@@ -69,6 +70,12 @@ message WithOneof { oneof pick { string a = 1; int32 b = 2; } }
 message WithOptional { optional int32 n = 1; }
 message WithTimestamp { google.protobuf.Timestamp at = 1; }
 message HoldsNotPlain { WithMap inner = 1; }
+message Times {
+  google.protobuf.Timestamp at = 1;
+  google.protobuf.Duration wait = 2;
+  repeated google.protobuf.Timestamp ats = 3;
+  string note = 4;
+}
 "#;
 
 fn pool() -> DescriptorPool {
@@ -262,19 +269,83 @@ proptest! {
 }
 
 /// Maps, oneofs, `optional` fields and well-known types (here and in nested messages) are
-/// left to prost-reflect; plain messages, recursive ones included, take the direct path.
+/// left to prost-reflect; plain messages, recursive ones included, take the direct path, and
+/// replies may hold timestamps and durations too.
 #[test]
 fn only_plain_messages_take_the_direct_path() {
-    assert!(is_plain(&message_type("All")));
-    assert!(is_plain(&message_type("Inner")));
-    for name in [
-        "WithMap",
-        "WithOneof",
-        "WithOptional",
-        "WithTimestamp",
-        "HoldsNotPlain",
-    ] {
+    for name in ["All", "Inner"] {
+        assert!(is_plain(&message_type(name)), "{name}");
+        assert!(is_plain_reply(&message_type(name)), "{name}");
+    }
+    for name in ["WithTimestamp", "Times"] {
         assert!(!is_plain(&message_type(name)), "{name}");
+        assert!(is_plain_reply(&message_type(name)), "{name}");
+    }
+    for name in ["WithMap", "WithOneof", "WithOptional", "HoldsNotPlain"] {
+        assert!(!is_plain(&message_type(name)), "{name}");
+        assert!(!is_plain_reply(&message_type(name)), "{name}");
+    }
+}
+
+/// A `Timestamp` or `Duration` of `desc` with these fields.
+fn time(desc: MessageDescriptor, seconds: i64, nanos: i32) -> Value {
+    let mut message = DynamicMessage::new(desc);
+    message.set_field_by_name("seconds", Value::I64(seconds));
+    message.set_field_by_name("nanos", Value::I32(nanos));
+    Value::Message(message)
+}
+
+fn times() -> BoxedStrategy<Generated> {
+    let desc = message_type("Times");
+    let field_type = |name: &str| match desc.get_field_by_name(name).unwrap().kind() {
+        Kind::Message(inner) => inner,
+        _ => unreachable!("{name} is a message field"),
+    };
+    let (stamp, span) = (field_type("at"), field_type("wait"));
+    let seconds = || prop_oneof![-62_135_596_800i64..=253_402_300_799, any::<i64>()];
+    let nanos = || prop_oneof![0..1_000_000_000i32, -999_999_999..=0i32, any::<i32>()];
+    let span_seconds = prop_oneof![-315_576_000_000i64..=315_576_000_000, any::<i64>()];
+    (
+        proptest::option::of((seconds(), nanos())),
+        proptest::option::of((span_seconds, nanos())),
+        proptest::collection::vec((seconds(), nanos()), 0..3),
+        any::<String>(),
+    )
+        .prop_map(move |(at, wait, ats, note)| {
+            let mut message = DynamicMessage::new(desc.clone());
+            if let Some((s, n)) = at {
+                message.set_field_by_name("at", time(stamp.clone(), s, n));
+            }
+            if let Some((s, n)) = wait {
+                message.set_field_by_name("wait", time(span.clone(), s, n));
+            }
+            let ats = ats.into_iter().map(|(s, n)| time(stamp.clone(), s, n));
+            message.set_field_by_name("ats", Value::List(ats.collect()));
+            message.set_field_by_name("note", Value::String(note));
+            Generated(message)
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Timestamps and durations in a reply are written exactly as prost-reflect writes them;
+    /// those it refuses to write (out of the JSON mapping's range), the direct path declines.
+    #[test]
+    fn time_replies_agree_with_prost_reflect(message in times()) {
+        let message = message.0;
+        let mut out = serde_json::Serializer::new(Vec::new());
+        let reference = message
+            .serialize_with_options(&mut out, &SerializeOptions::new())
+            .map(|()| String::from_utf8(out.into_inner()).unwrap());
+        let written = to_json(&message.descriptor(), &message.encode_to_vec());
+        match reference {
+            Ok(reference) => {
+                prop_assert_eq!(String::from_utf8(written.unwrap()).unwrap(), reference)
+            }
+            Err(_) => prop_assert_eq!(written, None),
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! Protobuf wire bytes to proto3 JSON, in one pass over the bytes.
 
 use base64::Engine as _;
-use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+use prost::{
+    Message as _,
+    encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field},
+};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 /// How deep messages may nest (prost's decoding limit).
 const MAX_DEPTH: u32 = 100;
 
-/// The proto3 JSON of `wire`, an encoded message `desc` (plain, see [`super::is_plain`]),
+/// The proto3 JSON of `wire`, an encoded message `desc` (see [`super::is_plain_reply`]),
 /// exactly as prost-reflect writes it (lowerCamelCase names, fields in number order, default
 /// values left out, 64-bit integers as strings, enums by name); `None` when the direct path
 /// declines: bytes that do not decode, and known fields out of number order or given twice
@@ -35,7 +38,11 @@ fn message(desc: &MessageDescriptor, mut buf: &[u8], out: &mut Vec<u8>, depth: u
             Kind::Message(inner) => {
                 let bytes = delimited(wire_type, &mut buf)?;
                 object.value(&field, out);
-                message(inner, bytes, out, depth)?;
+                match inner.full_name() {
+                    "google.protobuf.Timestamp" => timestamp(bytes, out)?,
+                    "google.protobuf.Duration" => duration(bytes, out)?,
+                    _ => message(inner, bytes, out, depth)?,
+                }
             }
             _ if field.is_list()
                 && wire_type == WireType::LengthDelimited
@@ -61,6 +68,34 @@ fn message(desc: &MessageDescriptor, mut buf: &[u8], out: &mut Vec<u8>, depth: u
     object.close(out);
     out.push(b'}');
     Some(())
+}
+
+/// The range the JSON mapping gives a `Timestamp`: 0001-01-01 to 9999-12-31, in seconds.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+/// The largest `Duration` the JSON mapping writes: 10,000 years, in seconds.
+const MAX_DURATION_SECONDS: u64 = 315_576_000_000;
+
+/// Writes a `google.protobuf.Timestamp` as its RFC 3339 string; `None` out of range.
+fn timestamp(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let value = prost_types::Timestamp::decode(bytes).ok()?;
+    TIMESTAMP_SECONDS.contains(&value.seconds).then_some(())?;
+    display(&value, out);
+    Some(())
+}
+
+/// Writes a `google.protobuf.Duration` as its string of seconds (`1.5s`); `None` out of range.
+fn duration(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let value = prost_types::Duration::decode(bytes).ok()?;
+    (value.seconds.unsigned_abs() <= MAX_DURATION_SECONDS
+        && value.nanos.unsigned_abs() <= 999_999_999)
+        .then_some(())?;
+    display(&value, out);
+    Some(())
+}
+
+/// A JSON string of `value`'s `Display`, as prost-reflect writes these types.
+fn display(value: &dyn std::fmt::Display, out: &mut Vec<u8>) {
+    json(&value.to_string(), out);
 }
 
 /// Where one object's writing stands: which members it has, and the open array.
