@@ -161,3 +161,32 @@ async fn order_tour() {
     let products = send(gateway.addr, request("GET", "/v1/products", "")).await;
     assert_eq!(products.status, 503);
 }
+
+/// Which of the shop's routes take the direct JSON-wire path (`wirejson`): every request
+/// body that is a whole plain message goes straight to the wire, and every reply but the
+/// registry's (which has maps) straight to JSON, timestamps included.
+#[test]
+fn shop_routes_take_the_direct_path() {
+    let table = protomesh_gateway::routes::RouteTable::build(&pool()).unwrap();
+    let pick = |wanted: fn(&protomesh_gateway::routes::Route) -> bool| {
+        let mut picked: Vec<String> = table
+            .routes
+            .iter()
+            .filter(|r| wanted(r))
+            .map(|r| format!("{} {}", r.http_method, r.template_text))
+            .collect();
+        picked.sort();
+        picked
+    };
+    assert_eq!(
+        pick(|r| r.direct_request),
+        [
+            "POST /v1/cart/items",
+            "POST /v1/orders",
+            "POST /v1/products",
+            "POST /v1/sessions",
+            "POST /v1/users",
+        ]
+    );
+    assert_eq!(pick(|r| !r.direct_response), ["GET /v1/registry/instances"]);
+}
