@@ -93,9 +93,12 @@ fn duration(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-/// A JSON string of `value`'s `Display`, as prost-reflect writes these types.
+/// A JSON string of `value`'s `Display`, as prost-reflect writes these types (their text
+/// has nothing JSON escapes: digits, signs, `-:.TZs`).
 fn display(value: &dyn std::fmt::Display, out: &mut Vec<u8>) {
-    json(&value.to_string(), out);
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "\"{value}\"");
 }
 
 /// Where one object's writing stands: which members it has, and the open array.
