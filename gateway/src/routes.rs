@@ -45,8 +45,8 @@ pub struct Route {
     pub grpc_path: PathAndQuery,
     /// The label put into the extensions of every response this route produces.
     pub label: MatchedRoute,
-    /// Whether a unary request's JSON goes straight to the wire ([`crate::wirejson`]): the
-    /// body is the whole message, the path binds nothing, and the message is plain.
+    /// Whether the request's JSON goes straight to the wire ([`crate::wirejson`]): a unary
+    /// reply, the body is the whole message, the path binds nothing, and the message is plain.
     pub direct_request: bool,
     /// Whether a unary reply goes straight from the wire to JSON: the reply is the whole
     /// body and its message is plain.
@@ -254,7 +254,8 @@ impl RouteTable {
             route: text.into(),
             grpc_method: method.full_name().into(),
         };
-        let direct_request = matches!(body, BodyRule::Whole)
+        let direct_request = !method.is_server_streaming()
+            && matches!(body, BodyRule::Whole)
             && path_fields.is_empty()
             && crate::wirejson::is_plain(&input);
         let direct_response =

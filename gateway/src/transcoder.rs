@@ -258,7 +258,8 @@ impl Transcoder {
         let discard = inner.settings.discard_unknown_fields;
         // A unary call of a plain message skips the dynamic message (`wirejson`), which
         // declines to prost-reflect's path below whatever it does not take as it is.
-        let direct = (route.direct_request && !route.server_streaming())
+        let direct = route
+            .direct_request
             .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
             .flatten();
         let message = match direct {
