@@ -37,7 +37,7 @@
 //! - [`error`](self::error) holds [`ServerError`].
 //! - `stack`: the layers, in order, with why each stands where it does; `observe` (metrics),
 //!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`, `cut`
-//!   (connections the drain bound can cut).
+//!   (connections the drain bound can cut), `listen` (the port's connections, on hyper).
 
 pub mod announce;
 pub mod builder;
@@ -49,6 +49,7 @@ mod admin;
 mod cut;
 mod dispatch;
 mod limit;
+mod listen;
 mod methods;
 mod observe;
 mod shed;
@@ -64,6 +65,7 @@ pub use builder::{ServerBuilder, Stack};
 pub use deadline::Deadline;
 pub use dispatch::RoutedService;
 pub use error::ServerError;
+pub use listen::PeerCertificates;
 pub use signal::shutdown_signal;
 pub use tonic_health::server::HealthReporter;
 

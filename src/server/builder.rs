@@ -5,7 +5,7 @@ use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
 use http::{Request, Response};
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{body::Body, transport::server::Server};
+use tonic::body::Body;
 use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
@@ -18,6 +18,7 @@ use tower::{
 use super::{
     Announcer, ServerError, admin, cut,
     dispatch::{DispatchBuilder, RoutedService},
+    listen::Listen,
     methods::MethodTable,
     stack::stack,
     tls,
@@ -183,12 +184,14 @@ impl ServerBuilder {
             None => None,
         };
 
-        let mut builder = Server::builder();
-        if let Some(tls) = &self.config.tls {
-            builder = builder
-                .tls_config(tls::server_tls(tls)?)
-                .map_err(ServerError::Tls)?;
-        }
+        let http1 = self.front.is_some();
+        let listen = Listen {
+            tls: match &self.config.tls {
+                Some(tls) => Some(tls::acceptor(tls, http1)?),
+                None => None,
+            },
+            http1,
+        };
 
         let mut names = self.names.clone();
         names.push(HEALTH);
@@ -242,10 +245,7 @@ impl ServerBuilder {
             None => {
                 Either::Left(service.map_err(|never: Infallible| -> BoxError { match never {} }))
             }
-            Some(front) => {
-                builder = builder.accept_http1(true);
-                Either::Right(front(BoxCloneSyncService::new(service)))
-            }
+            Some(front) => Either::Right(front(BoxCloneSyncService::new(service))),
         };
 
         admin::set_all(&self.reporter, &self.names, ServingStatus::Serving).await;
@@ -271,13 +271,9 @@ impl ServerBuilder {
 
         let (close, closed) = oneshot::channel::<()>();
         let cut = cut::Cut::default();
-        let serving = builder.serve_with_incoming_shutdown(
-            service,
-            cut::incoming(listener, cut.clone()),
-            async {
-                let _ = closed.await;
-            },
-        );
+        let serving = listen.serve(service, cut::incoming(listener, cut.clone()), async {
+            let _ = closed.await;
+        });
         tokio::pin!(serving);
         let drain = Drain {
             reporter: self.reporter.clone(),
@@ -286,29 +282,18 @@ impl ServerBuilder {
             grace_period: self.config.grace_period,
             drain_timeout: self.config.drain_timeout,
         };
-        let announcer = self.announcer.clone();
-        let result = tokio::select! {
-            result = &mut serving => {
-                // The transport failed on its own: still leave discovery.
-                if result.is_err()
-                    && let Some(announcer) = &announcer
-                {
-                    announcer.withdraw().await;
-                }
-                result.map_err(ServerError::Transport)
-            }
+        tokio::select! {
+            // Serving ends once the drain closed the listener and the last connection ended.
+            () = &mut serving => {}
             () = drain.run(shutdown, close) => {
                 tracing::warn!(
                     timeout = ?self.config.drain_timeout,
                     "drain timeout passed; cutting the calls still in flight"
                 );
                 cut.cut();
-                match tokio::time::timeout(CUT_TIMEOUT, serving).await {
-                    Ok(result) => result.map_err(ServerError::Transport),
-                    Err(_) => Ok(()),
-                }
+                let _ = tokio::time::timeout(CUT_TIMEOUT, serving).await;
             }
-        };
+        }
 
         let _ = admin_stop.send(());
         if let Some(task) = admin_task
@@ -317,7 +302,7 @@ impl ServerBuilder {
             return Err(ServerError::Admin(error));
         }
         tracing::info!(%grpc_addr, "stopped");
-        result
+        Ok(())
     }
 }
 

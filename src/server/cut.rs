@@ -18,7 +18,6 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 use tokio_stream::{Stream, StreamExt, wrappers::TcpListenerStream};
-use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::sync::lock;
 
@@ -166,10 +165,14 @@ impl AsyncWrite for CuttableIo {
     }
 }
 
-impl Connected for CuttableIo {
-    type ConnectInfo = TcpConnectInfo;
+impl CuttableIo {
+    /// The connection's local address.
+    pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.local_addr().ok()
+    }
 
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+    /// The client's address.
+    pub(crate) fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.peer_addr().ok()
     }
 }

@@ -20,16 +20,13 @@ pub enum ServerError {
     },
     /// The TLS settings were refused (bad certificate or key).
     #[error("invalid TLS settings: {0}")]
-    Tls(#[source] tonic::transport::Error),
+    Tls(String),
     /// A descriptor set given for reflection does not decode.
     #[error("cannot build reflection from the descriptor sets: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     /// The announcer could not register the instance with discovery.
     #[error("cannot announce the server to discovery: {0}")]
     Announce(#[source] AnnounceError),
-    /// The gRPC transport failed.
-    #[error("gRPC transport failed: {0}")]
-    Transport(#[source] tonic::transport::Error),
     /// The admin HTTP server failed.
     #[error("admin HTTP server failed: {0}")]
     Admin(#[source] std::io::Error),
