@@ -4,8 +4,7 @@
 //! specificity: templates with a custom verb first, then those with more literal segments,
 //! `**` last. Two templates with the same method and shape are a conflict.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use http::Method;
 
 use crate::template::{Segment, Template};
@@ -36,6 +35,8 @@ struct Entry {
 /// The route table's matcher.
 #[derive(Debug, Default)]
 pub struct Router {
+    // Looked up on every request, with keys fixed when the table is built (no lookup can be
+    // made slow from outside): a fast hasher suffices.
     exact: HashMap<String, Vec<(Method, usize)>>,
     entries: Vec<Entry>,
     shapes: HashMap<(Method, String), usize>,

@@ -2,9 +2,8 @@
 //! gRPC-over-HTTP requests (a `tonic::transport::Channel`, the kit's balanced client, or an
 //! in-process server stack in embedded mode), boxed once into [`Upstream`].
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
+use foldhash::HashMap;
 use tower::{ServiceExt as _, util::BoxCloneSyncService};
 
 /// The boxed error type of upstream services and bodies.
@@ -76,6 +75,7 @@ where
 /// gRPC service name (`shop.orders.v1.OrderService`) to upstream, with an optional fallback.
 #[derive(Clone, Default)]
 pub struct Upstreams {
+    // Looked up on every request, with keys fixed when the table is built: a fast hasher.
     by_service: HashMap<String, Upstream>,
     fallback: Option<Upstream>,
 }
@@ -98,7 +98,7 @@ impl Upstreams {
     /// One upstream for every service.
     pub fn single(upstream: Upstream) -> Self {
         Self {
-            by_service: HashMap::new(),
+            by_service: HashMap::default(),
             fallback: Some(upstream),
         }
     }

@@ -15,7 +15,7 @@ use crate::metrics::body::Finish;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{
-    CallObserver, ClientConfig, HashKey, RequestHook,
+    Balancer, CallObserver, ClientConfig, HashKey, RequestHook,
     connection::ConnectionError,
     deadline::{self, GRPC_TIMEOUT},
     endpoint::Endpoint,
@@ -184,9 +184,11 @@ impl Shared {
         .into_iter()
         .flatten()
         .min();
-        let key = match &self.hash_key {
-            Some(key) => key(request.headers()),
-            None => request
+        // Only the ring hash reads a key (looking the header up by its name parses the name).
+        let key = match (&self.hash_key, self.config.balancer) {
+            (_, balancer) if balancer != Balancer::RingHash => None,
+            (Some(key), _) => key(request.headers()),
+            (None, _) => request
                 .headers()
                 .get(self.config.hash_header.as_str())
                 .map(|v| ring::hash(v.as_bytes())),
