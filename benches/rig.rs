@@ -38,7 +38,7 @@ use protomesh::{
 use tokio::net::TcpListener;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: protomesh_allocator::MiMalloc = protomesh_allocator::MiMalloc;
 use tonic::client::GrpcService;
 
 /// Serves `echo` on `listener` on a bare tonic server, until ctrl-c.

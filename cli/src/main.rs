@@ -8,9 +8,10 @@ mod up;
 use clap::{Parser, Subcommand};
 
 /// mimalloc rather than the system allocator: a call allocates dozens of small buffers, and
-/// glibc's malloc and free were about a sixth of the gateway's instructions per request.
+/// glibc's malloc and free were about a sixth of the gateway's instructions per request
+/// (entered through its plain entry points: see `protomesh_allocator`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: protomesh_allocator::MiMalloc = protomesh_allocator::MiMalloc;
 
 /// protomesh: a gRPC-first microservices platform and its reference shop.
 #[derive(Debug, Parser)]

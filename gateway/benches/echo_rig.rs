@@ -24,7 +24,7 @@ use protomesh_gateway::{
 use tokio::net::TcpListener;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: protomesh_allocator::MiMalloc = protomesh_allocator::MiMalloc;
 
 fn pool() -> DescriptorPool {
     let peers = std::env::var("PEERS_PROTO").unwrap_or_else(|_| "/work/shared/peers/proto".into());
