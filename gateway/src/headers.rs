@@ -8,24 +8,22 @@ use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey, MetadataMap};
 
 /// The prefix that carries arbitrary metadata in either direction.
 pub const METADATA_PREFIX: &str = "grpc-metadata-";
-/// The request id header, generated when missing and echoed back.
-pub const REQUEST_ID: &str = "x-request-id";
+/// The request id header, generated when missing and echoed back (a name, not a string:
+/// a map looks a string up by parsing it first).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers forwarded as-is.
 const FORWARDED: [HeaderName; 4] = [
     http::header::AUTHORIZATION,
     HeaderName::from_static("traceparent"),
     HeaderName::from_static("tracestate"),
-    HeaderName::from_static(REQUEST_ID),
+    REQUEST_ID,
 ];
 
 /// Forwarded headers whose values differ on every request: sent never-indexed, so they do not
 /// churn the HPACK table of the upstream connection (each new value would evict older
 /// entries and lengthen every later lookup).
-const UNIQUE_PER_REQUEST: [HeaderName; 2] = [
-    HeaderName::from_static("traceparent"),
-    HeaderName::from_static(REQUEST_ID),
-];
+const UNIQUE_PER_REQUEST: [HeaderName; 2] = [HeaderName::from_static("traceparent"), REQUEST_ID];
 
 /// Metadata never sent back as `Grpc-Metadata-*`: gRPC's own protocol headers.
 const RESERVED: [&str; 8] = [
@@ -112,7 +110,7 @@ pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, 
         let value = ids.next();
         let mut sent = value.clone();
         sent.set_sensitive(true);
-        out.insert(HeaderName::from_static(REQUEST_ID), sent);
+        out.insert(REQUEST_ID, sent);
         value
     });
     (MetadataMap::from_headers(out), request_id)
@@ -188,7 +186,7 @@ mod tests {
         assert_eq!(map.get("authorization").unwrap(), "Bearer t");
         assert_eq!(map.get("tenant").unwrap(), "acme");
         assert!(map.get("connection").is_none());
-        assert_eq!(map.get(REQUEST_ID).unwrap().as_bytes(), id.as_bytes());
+        assert_eq!(map.get(REQUEST_ID.as_str()).unwrap().as_bytes(), id.as_bytes());
         assert_eq!(id.len(), 36);
         let (_, second) = request_metadata(&headers, &ids);
         assert_ne!(id, second);
@@ -210,8 +208,8 @@ mod tests {
         assert_eq!(map.get("authorization").unwrap(), "Bearer one");
         assert_eq!(id, "req-7");
         assert!(!id.is_sensitive());
-        assert_eq!(map.get(REQUEST_ID).unwrap(), "req-7");
-        assert!(map.get(REQUEST_ID).unwrap().is_sensitive());
+        assert_eq!(map.get(REQUEST_ID.as_str()).unwrap(), "req-7");
+        assert!(map.get(REQUEST_ID.as_str()).unwrap().is_sensitive());
     }
 
     /// Binary metadata passes only as valid base64; per-request values are never indexed;
@@ -231,7 +229,7 @@ mod tests {
         assert!(map.get_bin("bad-bin").is_none());
         assert!(map.get("traceparent").is_none());
         assert!(!map.get("tracestate").unwrap().is_sensitive());
-        assert!(map.get(REQUEST_ID).unwrap().is_sensitive());
+        assert!(map.get(REQUEST_ID.as_str()).unwrap().is_sensitive());
     }
 
     /// Response metadata comes back as Grpc-Metadata-*, without gRPC's protocol headers.

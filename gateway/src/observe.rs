@@ -15,7 +15,7 @@ use std::{
     fmt::Write as _,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll},
     time::Instant,
 };
@@ -81,6 +81,17 @@ pub struct HttpMetrics {
     pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     grpc: RouteName,
     unmatched: RouteName,
+    /// The series already met, by their labels: a family hashes its labels with SipHash on
+    /// every lookup, which cost about 900 instructions per request (callgrind); this map
+    /// hashes them with foldhash, once. As bounded as the families: routes, methods, statuses.
+    series: Arc<Mutex<foldhash::HashMap<RequestLabels, Series>>>,
+}
+
+/// The series one request records into.
+#[derive(Debug, Clone)]
+struct Series {
+    requests: Counter,
+    duration: Histogram,
 }
 
 /// A histogram with the kit's latency buckets.
@@ -96,6 +107,7 @@ impl HttpMetrics {
             duration: Family::new_with_constructor(latency_histogram),
             grpc: RouteName(GRPC_ROUTE.into()),
             unmatched: RouteName(UNMATCHED_ROUTE.into()),
+            series: Arc::default(),
         };
         registry.register(
             REQUESTS,
@@ -112,14 +124,30 @@ impl HttpMetrics {
 
     /// Records one answered request.
     fn record(&self, route: RouteName, method: &'static str, status: u16, seconds: f64) {
-        let labels = RouteLabels { route, method };
-        self.duration.get_or_create(&labels).observe(seconds);
         let labels = RequestLabels {
-            route: labels.route,
+            route,
             method,
             status,
         };
-        self.requests.get_or_create(&labels).inc();
+        let mut known = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let series = match known.get(&labels) {
+            Some(series) => series,
+            None => {
+                let series = Series {
+                    requests: self.requests.get_or_create(&labels).clone(),
+                    duration: self
+                        .duration
+                        .get_or_create(&RouteLabels {
+                            route: labels.route.clone(),
+                            method,
+                        })
+                        .clone(),
+                };
+                known.entry(labels).or_insert(series)
+            }
+        };
+        series.duration.observe(seconds);
+        series.requests.inc();
     }
 }
 
