@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(map.get("authorization").unwrap(), "Bearer t");
         assert_eq!(map.get("tenant").unwrap(), "acme");
         assert!(map.get("connection").is_none());
-        assert_eq!(map.get(REQUEST_ID.as_str()).unwrap().as_bytes(), id.as_bytes());
+        assert_eq!(
+            map.get(REQUEST_ID.as_str()).unwrap().as_bytes(),
+            id.as_bytes()
+        );
         assert_eq!(id.len(), 36);
         let (_, second) = request_metadata(&headers, &ids);
         assert_ne!(id, second);
