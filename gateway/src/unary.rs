@@ -117,7 +117,11 @@ pub async fn call<U: GrpcUpstream>(
     let answered = match trailers {
         Some(trailers) => {
             let status = outcome(&trailers);
-            metadata.extend(trailers);
+            // An OK call's trailers mostly hold its status alone, which never travels on as
+            // metadata: nothing to merge.
+            if !(matches!(status, Ok(true)) && trailers.len() == 1) {
+                metadata.extend(trailers);
+            }
             if let Err(status) = status {
                 return Err(with_metadata(status, metadata));
             }
