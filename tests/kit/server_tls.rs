@@ -137,3 +137,94 @@ async fn missing_tls_file_is_named() {
     let message = served.unwrap_err().to_string();
     assert!(message.contains("/nonexistent/server.pem"), "{message}");
 }
+
+/// Answers every call trailers-only OK, telling in headers how many certificates the client
+/// presented and whether the client's address was known.
+#[derive(Clone)]
+struct WhoAmI;
+
+impl tonic::server::NamedService for WhoAmI {
+    const NAME: &'static str = "test.WhoAmI";
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for WhoAmI {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let certs = request
+            .extensions()
+            .get::<protomesh::server::PeerCertificates>()
+            .map_or(0, |certs| certs.0.len());
+        let remote = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr());
+        let mut response = tonic::Status::ok("").into_http();
+        let headers = response.headers_mut();
+        headers.insert("x-peer-certs", certs.into());
+        headers.insert("x-remote-known", u16::from(remote.is_some()).into());
+        std::future::ready(Ok(response))
+    }
+}
+
+/// Calls `WhoAmI` over `channel`; returns its two headers.
+async fn who_am_i(channel: Channel) -> (String, String) {
+    use tower::ServiceExt as _;
+    let request = http::Request::post("/test.WhoAmI/Call")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = channel.oneshot(request).await.unwrap();
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    (header("x-peer-certs"), header("x-remote-known"))
+}
+
+/// Handlers see the client's certificate chain over mutual TLS (`PeerCertificates`) and the
+/// client's address (tonic's `TcpConnectInfo`, which `tonic::Request::remote_addr` reads), over
+/// TLS and plaintext alike.
+#[tokio::test]
+async fn handlers_see_the_client_certificates_and_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("protomesh test ca");
+    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+    let config = ServerConfig {
+        tls: Some(TlsConfig {
+            cert: write(dir.path(), "server.pem", &cert),
+            key: write(dir.path(), "server.key", &key),
+            client_ca: Some(write(dir.path(), "ca.pem", &ca.pem)),
+        }),
+        ..test_config()
+    };
+    let server = TestServer::start_with(config, None, |b| b.add_service(WhoAmI)).await;
+    let (client_cert, client_key) = ca.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca.pem))
+        .domain_name("localhost")
+        .identity(Identity::from_pem(client_cert, client_key));
+    let channel = Channel::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(who_am_i(channel).await, ("1".into(), "1".into()));
+    server.stop().await.unwrap();
+
+    let plain = TestServer::start_with(test_config(), None, |b| b.add_service(WhoAmI)).await;
+    assert_eq!(
+        who_am_i(plain.channel().await).await,
+        ("0".into(), "1".into())
+    );
+    plain.stop().await.unwrap();
+}
