@@ -11,9 +11,13 @@
 //! layout whose alignment is at most 16 and at most its size is served as it is by `mi_malloc`;
 //! any other goes to the aligned entry points. Freeing is `mi_free` either way.
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static ALLOCATOR: protomesh_allocator::MiMalloc = protomesh_allocator::MiMalloc;
+//! # fn main() {
+//! #     let boxed: Vec<u128> = (0..1000).collect();
+//! #     assert_eq!(boxed.as_ptr() as usize % 16, 0);
+//! # }
 //! ```
 
 use std::{
