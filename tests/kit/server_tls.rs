@@ -228,3 +228,74 @@ async fn handlers_see_the_client_certificates_and_address() {
     );
     plain.stop().await.unwrap();
 }
+
+/// A server with a front layer (embedded REST's opt-in) offers HTTP/1.1 besides HTTP/2 over
+/// TLS, so an HTTP/1.1-only client (a browser without h2, curl --http1.1) is served; without a
+/// front layer the port stays HTTP/2 only and such a client's handshake is refused.
+#[tokio::test]
+async fn a_front_layer_answers_http1_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("protomesh test ca");
+    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+    let config = ServerConfig {
+        tls: Some(TlsConfig {
+            cert: write(dir.path(), "server.pem", &cert),
+            key: write(dir.path(), "server.key", &key),
+            client_ca: None,
+        }),
+        ..test_config()
+    };
+    let fronted = TestServer::start_with(config.clone(), None, |b| {
+        b.front(tower::layer::util::Identity::new())
+    })
+    .await;
+    let response = http1_get(fronted.addr, &ca.pem).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_11);
+    // The stack answered: an unknown method is UNIMPLEMENTED.
+    assert_eq!(response.headers()["grpc-status"], "12");
+    fronted.stop().await.unwrap();
+
+    let plain = TestServer::start(config).await;
+    assert!(http1_get(plain.addr, &ca.pem).await.is_err());
+    plain.stop().await.unwrap();
+}
+
+/// `GET /nothing.Here/Call` over TLS offering only HTTP/1.1 in ALPN, trusting `ca`.
+async fn http1_get(
+    addr: std::net::SocketAddr,
+    ca: &str,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    use tokio_rustls::rustls::{
+        ClientConfig, RootCertStore,
+        pki_types::{CertificateDer, ServerName, pem::PemObject as _},
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("http1: {e}"))?;
+    tokio::spawn(connection);
+    let request = http::Request::get("/nothing.Here/Call")
+        .header("host", "localhost")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))
+}
