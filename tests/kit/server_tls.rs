@@ -54,6 +54,20 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A server config serving TLS with a `localhost` certificate from `ca`, written into `dir`;
+/// with `mutual`, clients must present a certificate from `ca` too.
+fn tls_config(dir: &Path, ca: &Ca, mutual: bool) -> ServerConfig {
+    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+    ServerConfig {
+        tls: Some(TlsConfig {
+            cert: write(dir, "server.pem", &cert),
+            key: write(dir, "server.key", &key),
+            client_ca: mutual.then(|| write(dir, "ca.pem", &ca.pem)),
+        }),
+        ..test_config()
+    }
+}
+
 /// One call over TLS trusting `ca`, presenting `identity` when given.
 async fn call(
     addr: std::net::SocketAddr,
@@ -86,15 +100,7 @@ async fn call(
 async fn mutual_tls_refuses_clients_without_a_valid_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("protomesh test ca");
-    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
-    let config = ServerConfig {
-        tls: Some(TlsConfig {
-            cert: write(dir.path(), "server.pem", &cert),
-            key: write(dir.path(), "server.key", &key),
-            client_ca: Some(write(dir.path(), "ca.pem", &ca.pem)),
-        }),
-        ..test_config()
-    };
+    let config = tls_config(dir.path(), &ca, true);
     config.validate("server").unwrap();
     let server = TestServer::start(config).await;
 
@@ -196,15 +202,7 @@ async fn who_am_i(channel: Channel) -> (String, String) {
 async fn handlers_see_the_client_certificates_and_address() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("protomesh test ca");
-    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
-    let config = ServerConfig {
-        tls: Some(TlsConfig {
-            cert: write(dir.path(), "server.pem", &cert),
-            key: write(dir.path(), "server.key", &key),
-            client_ca: Some(write(dir.path(), "ca.pem", &ca.pem)),
-        }),
-        ..test_config()
-    };
+    let config = tls_config(dir.path(), &ca, true);
     let server = TestServer::start_with(config, None, |b| b.add_service(WhoAmI)).await;
     let (client_cert, client_key) = ca.leaf(ExtendedKeyUsagePurpose::ClientAuth);
     let tls = ClientTlsConfig::new()
@@ -236,15 +234,7 @@ async fn handlers_see_the_client_certificates_and_address() {
 async fn a_front_layer_answers_http1_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("protomesh test ca");
-    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
-    let config = ServerConfig {
-        tls: Some(TlsConfig {
-            cert: write(dir.path(), "server.pem", &cert),
-            key: write(dir.path(), "server.key", &key),
-            client_ca: None,
-        }),
-        ..test_config()
-    };
+    let config = tls_config(dir.path(), &ca, false);
     let fronted = TestServer::start_with(config.clone(), None, |b| {
         b.front(tower::layer::util::Identity::new())
     })
