@@ -22,6 +22,9 @@ use tower::{BoxError, Service, ServiceExt as _};
 
 use super::cut::CuttableIo;
 
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
 /// How long a client may take over the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -73,7 +76,10 @@ impl Listen {
                     None => break,
                     Some(Ok(io)) => io,
                     Some(Err(e)) => {
-                        tracing::debug!(error = %e, "accept failed");
+                        // Out of file descriptors, say: waiting a moment rather than retrying
+                        // at once keeps a persistent error from spinning the core.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 },
