@@ -55,6 +55,9 @@ impl<S, B: ResponseBody> HttpService<B> for S where
 {
 }
 
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
 /// The client's address, added to every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub std::net::SocketAddr);
@@ -93,7 +96,10 @@ where
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
+                        // Out of file descriptors, say: waiting a moment rather than retrying
+                        // at once keeps a persistent error from spinning the core.
                         tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 };
