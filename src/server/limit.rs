@@ -1,6 +1,10 @@
 //! The message size limit: reads the 5-byte gRPC length prefix of every request message as
 //! it arrives and fails the call with RESOURCE_EXHAUSTED as soon as one announces more than
 //! the limit, before its bytes are buffered.
+//!
+//! A body whose size is known to be at most the limit (an in-process call's one buffer, such
+//! as embedded REST's) cannot carry a message over it, and goes through unwrapped. A prefix in
+//! it that announces more than it holds is then tonic's to refuse, as a truncated message.
 
 use std::{
     pin::Pin,
@@ -61,6 +65,12 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let max = self.max;
+        let small = http_body::Body::size_hint(request.body())
+            .upper()
+            .is_some_and(|upper| upper <= max as u64);
+        if small {
+            return self.inner.call(request);
+        }
         self.inner
             .call(request.map(|inner| Body::new(LimitedBody::new(inner, max))))
     }
@@ -144,5 +154,54 @@ impl http_body::Body for LimitedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt as _, Full, StreamBody};
+    use tower::{ServiceExt as _, service_fn};
+
+    use super::*;
+
+    /// What the service behind the limit reads of `body`: its bytes, or the code it failed with.
+    async fn read_behind_limit(body: Body, max: usize) -> Result<Bytes, tonic::Code> {
+        let reader = service_fn(|request: Request<Body>| async move {
+            let read = request.into_body().collect().await;
+            Ok::<_, std::convert::Infallible>(read.map(|c| c.to_bytes()).map_err(|s| s.code()))
+        });
+        let mut limited = MessageLimitLayer::new(max).layer(reader);
+        limited
+            .ready()
+            .await
+            .unwrap()
+            .call(Request::new(body))
+            .await
+            .unwrap()
+    }
+
+    /// A message announcing more than the limit: refused while streaming in, whatever it
+    /// holds; a body known to fit the limit is passed on as it is.
+    #[tokio::test]
+    async fn streamed_bodies_are_checked_and_small_known_ones_pass() {
+        let huge = Bytes::from_static(&[0, 0x40, 0, 0, 0, 1, 2, 3]);
+        let streamed = || {
+            let frames = futures_util::stream::iter([Ok::<_, Status>(Frame::data(huge.clone()))]);
+            Body::new(StreamBody::new(frames))
+        };
+        assert_eq!(
+            read_behind_limit(streamed(), 1024).await,
+            Err(tonic::Code::ResourceExhausted)
+        );
+        // The same bytes in a buffer of known size under the limit reach the service.
+        let buffered = Body::new(Full::new(huge.clone()));
+        assert_eq!(read_behind_limit(buffered, 1024).await, Ok(huge.clone()));
+        // A known size over the limit is still checked.
+        let big = Body::new(Full::new(huge.clone()));
+        assert_eq!(
+            read_behind_limit(big, 4).await,
+            Err(tonic::Code::ResourceExhausted)
+        );
     }
 }
