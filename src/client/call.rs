@@ -185,10 +185,10 @@ impl Shared {
         .flatten()
         .min();
         // Only the ring hash reads a key (looking the header up by its name parses the name).
-        let key = match (&self.hash_key, self.config.balancer) {
-            (_, balancer) if balancer != Balancer::RingHash => None,
-            (Some(key), _) => key(request.headers()),
-            (None, _) => request
+        let key = match &self.hash_key {
+            _ if self.config.balancer != Balancer::RingHash => None,
+            Some(key) => key(request.headers()),
+            None => request
                 .headers()
                 .get(self.config.hash_header.as_str())
                 .map(|v| ring::hash(v.as_bytes())),

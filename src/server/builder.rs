@@ -186,10 +186,9 @@ impl ServerBuilder {
 
         let http1 = self.front.is_some();
         let listen = Listen {
-            tls: match &self.config.tls {
-                Some(tls) => Some(tls::acceptor(tls, http1)?),
-                None => None,
-            },
+            tls: (self.config.tls.as_ref())
+                .map(|tls| tls::acceptor(tls, http1))
+                .transpose()?,
             http1,
         };
 

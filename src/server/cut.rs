@@ -101,6 +101,16 @@ fn cut_error() -> io::Error {
 }
 
 impl CuttableIo {
+    /// The connection's local address.
+    pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.local_addr().ok()
+    }
+
+    /// The client's address.
+    pub(crate) fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.peer_addr().ok()
+    }
+
     /// Runs one I/O call unless the connection is cut; when it has to wait, registers for
     /// the cut too, so a waiting connection fails as soon as it is cut.
     fn guard<T>(
@@ -162,17 +172,5 @@ impl AsyncWrite for CuttableIo {
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
-    }
-}
-
-impl CuttableIo {
-    /// The connection's local address.
-    pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.io.local_addr().ok()
-    }
-
-    /// The client's address.
-    pub(crate) fn peer_addr(&self) -> Option<std::net::SocketAddr> {
-        self.io.peer_addr().ok()
     }
 }
