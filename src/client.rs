@@ -19,11 +19,15 @@
 //! ```
 //!
 //! Each call goes: discovery source -> endpoint set (one lazily made HTTP/2 connection per
-//! address, hyper's client with nothing queued in front of it) -> active health (each endpoint's grpc.health.v1 `Watch`) -> balancer (P2C
-//! over peak-EWMA by default, round-robin, or ring hash) -> passive outlier ejection ->
-//! retries on another endpoint, only for methods the contract marks idempotent, within a
-//! retry budget -> deadline propagation (`grpc-timeout` from the task's deadline) -> the
-//! request hook (trace-context injection).
+//! address, on `h2` with nothing queued in front of it) -> active health (each endpoint's
+//! grpc.health.v1 `Watch`) -> balancer (P2C over peak-EWMA by default, round-robin, or ring
+//! hash) -> passive outlier ejection -> retries on another endpoint, only for methods the
+//! contract marks idempotent, within a retry budget -> deadline propagation (`grpc-timeout`
+//! from the task's deadline) -> the request hook (trace-context injection).
+//!
+//! A retryable unary call's reply is read to its end (up to 4 MiB) before the call returns
+//! it, so a connection lost between the reply's head and its trailers is retried like one
+//! lost before the head. A connection lost mid-reply otherwise ends the call UNAVAILABLE.
 //!
 //! # Hooks for the rest of the kit
 //! - Trace context: by default every attempt carries the current span's `traceparent`
@@ -50,7 +54,8 @@
 //! - [`policy`]: idempotency per method from descriptor sets.
 //! - `set`, `endpoint`, `health`: the live endpoint set and each endpoint's state.
 //! - `pick`, `ring`, `ewma`, `outlier`: balancing and ejection.
-//! - `call`: one call with its retries; `observe`: its metrics.
+//! - `call`: one call with its retries; `reply`: a retryable reply read ahead; `observe`:
+//!   its metrics.
 
 #[doc(hidden)]
 pub mod bench;
@@ -65,6 +70,7 @@ mod observe;
 mod outlier;
 mod pick;
 pub mod policy;
+mod reply;
 mod ring;
 mod set;
 

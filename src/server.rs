@@ -34,7 +34,7 @@
 //! - [`announce`]: how a server tells discovery it is up, and that it is leaving.
 //! - [`deadline`]: [`Deadline`] and the `grpc-timeout` format.
 //! - [`signal`]: [`shutdown_signal`] (SIGTERM or ctrl-c).
-//! - [`error`](self::error) holds [`ServerError`].
+//! - [`error`] holds [`ServerError`].
 //! - `stack`: the layers, in order, with why each stands where it does; `observe` (metrics),
 //!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`, `cut`
 //!   (connections the drain bound can cut), `listen` (the port's connections, on hyper).

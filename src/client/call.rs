@@ -102,7 +102,7 @@ fn classify(result: &Result<http::Response<Body>, ConnectionError>) -> Outcome {
             }
         }
         Err(ConnectionError::Connect { .. }) => Outcome::ConnectFailed,
-        Err(ConnectionError::Call(_)) => Outcome::Broken,
+        Err(ConnectionError::Call(_) | ConnectionError::Reply(_)) => Outcome::Broken,
     }
 }
 
@@ -120,6 +120,16 @@ fn rebuild(parts: &Parts, body: Body) -> http::Request<Body> {
     *request.headers_mut() = parts.headers.clone();
     *request.extensions_mut() = parts.extensions.clone();
     request
+}
+
+/// `response` with its body read to the end (see [`reply`](super::reply)); a body that fails
+/// first fails the attempt.
+async fn held(response: http::Response<Body>) -> Result<http::Response<Body>, ConnectionError> {
+    let (parts, body) = response.into_parts();
+    let body = super::reply::hold(body)
+        .await
+        .map_err(ConnectionError::Reply)?;
+    Ok(http::Response::from_parts(parts, body))
 }
 
 fn boxed(status: Status) -> BoxError {
@@ -171,6 +181,8 @@ impl Shared {
         let (policy, method) = self.policies.lookup(request.uri().path());
         let replayable = policy.is_some_and(|p| !p.client_streaming);
         let idempotent = policy.is_some_and(|p| p.idempotent);
+        // A unary reply that may be retried is read to its end before the call commits.
+        let hold_reply = replayable && idempotent && policy.is_some_and(|p| !p.server_streaming);
         // The earliest of: the task's deadline, a server `Deadline` the caller copied into
         // the outgoing request's extensions, and the request's own grpc-timeout.
         let deadline = [
@@ -254,7 +266,14 @@ impl Shared {
             // The attempt ends now (trailers-only answer, transport error: UNAVAILABLE, as
             // the caller sees it) or when its trailers arrive.
             let result = match result {
-                Ok(response) => Ok(crate::metrics::body::watch(response, attempt)),
+                Ok(response) => {
+                    let response = crate::metrics::body::watch(response, attempt);
+                    if hold_reply {
+                        held(response).await
+                    } else {
+                        Ok(response)
+                    }
+                }
                 Err(error) => {
                     attempt.finish(Code::Unavailable);
                     Err(error)

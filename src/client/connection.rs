@@ -66,6 +66,9 @@ pub(crate) enum ConnectionError {
     /// The connection failed with the request on it.
     #[error("{0}")]
     Call(#[source] h2::Error),
+    /// The reply's head arrived, then its body failed before its end.
+    #[error("reply cut off: {0}")]
+    Reply(#[source] tonic::Status),
 }
 
 /// A lazily made, shared HTTP/2 connection to one address (cheap to clone).

@@ -18,6 +18,8 @@ pub struct MethodPolicy {
     pub idempotent: bool,
     /// The client streams requests: the body cannot be buffered for a replay.
     pub client_streaming: bool,
+    /// The server streams replies: a reply is handed on as it arrives, never held.
+    pub server_streaming: bool,
 }
 
 /// The metric labels of one method, shared so that making a series copies no string.
@@ -94,6 +96,7 @@ impl MethodPolicies {
                             IdempotencyLevel::NoSideEffects | IdempotencyLevel::Idempotent
                         ),
                         client_streaming: method.is_client_streaming(),
+                        server_streaming: method.is_server_streaming(),
                     };
                     let path = format!("/{}/{}", service.full_name(), method.name());
                     let index = match methods.get(&path) {

@@ -59,14 +59,25 @@ impl RecvBody {
     }
 }
 
+/// The status a reply that fails mid-body ends with. A lost connection (an I/O error, or the
+/// server going away) is UNAVAILABLE, as gRPC's own clients report it; a stream reset keeps
+/// tonic's mapping of its reason.
+fn reply_error(error: h2::Error) -> tonic::Status {
+    if error.is_io() || error.is_go_away() {
+        tonic::Status::unavailable(format!("connection lost mid-reply: {error}"))
+    } else {
+        tonic::Status::from_error(Box::new(error))
+    }
+}
+
 impl http_body::Body for RecvBody {
     type Data = Bytes;
-    type Error = h2::Error;
+    type Error = tonic::Status;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
@@ -80,14 +91,19 @@ impl http_body::Body for RecvBody {
                 }
                 Some(Err(error)) => {
                     this.done = true;
-                    return Poll::Ready(Some(Err(error)));
+                    return Poll::Ready(Some(Err(reply_error(error))));
                 }
                 None => this.data_done = true,
             }
         }
         let trailers: Result<Option<HeaderMap>, h2::Error> = ready!(this.recv.poll_trailers(cx));
         this.done = true;
-        Poll::Ready(trailers.map(|t| t.map(Frame::trailers)).transpose())
+        Poll::Ready(
+            trailers
+                .map(|t| t.map(Frame::trailers))
+                .map_err(reply_error)
+                .transpose(),
+        )
     }
 
     fn is_end_stream(&self) -> bool {
