@@ -31,6 +31,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;
+    use_kit_grpc(&out_dir)
+}
+
+/// Points the generated servers at the kit's `server::grpc::Grpc`, a drop-in for tonic's
+/// `server::Grpc` with a leaner unary path. Fails the build if tonic's generated code no
+/// longer calls `tonic::server::Grpc::new`, so a change there cannot go unnoticed.
+fn use_kit_grpc(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    const TONIC: &str = "tonic::server::Grpc::new(";
+    const KIT: &str = "crate::server::grpc::Grpc::new(";
+    let mut rewritten = 0;
+    for entry in fs::read_dir(out_dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let code = fs::read_to_string(&path)?;
+        let count = code.matches(TONIC).count();
+        if count > 0 {
+            fs::write(&path, code.replace(TONIC, KIT))?;
+            rewritten += count;
+        }
+    }
+    if rewritten == 0 {
+        return Err(format!("no `{TONIC}` in the generated servers").into());
+    }
     Ok(())
 }
 

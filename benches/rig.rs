@@ -2,7 +2,8 @@
 //! so the harness can pin each to its own core and read its CPU time from `/proc`.
 //!
 //! ```text
-//! bench_rig bare ADDR               RegistryService/ListInstances on a bare tonic server
+//! bench_rig bare ADDR               RegistryService/ListInstances on a bare tonic server (as
+//!                                   tonic's own generated code runs it)
 //! bench_rig kit ADDR                the same service behind the kit's full ServerBuilder stack
 //! bench_rig replica ADDR NAME MS    a kit server whose every call takes MS ms more; replies
 //!                                   name the replica, so the client can count who served it
@@ -22,6 +23,9 @@ use echo::Echo;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
@@ -30,8 +34,9 @@ use protomesh::{
     client::{BalancedChannel, Balancer},
     config::ServerConfig,
     contracts::protomesh::registry::v1::{
-        ListInstancesRequest, registry_service_client::RegistryServiceClient,
-        registry_service_server::RegistryServiceServer,
+        ListInstancesRequest,
+        registry_service_client::RegistryServiceClient,
+        registry_service_server::{RegistryService, RegistryServiceServer},
     },
     server::ServerBuilder,
 };
@@ -45,10 +50,45 @@ use tonic::client::GrpcService;
 async fn serve_bare(listener: TcpListener, echo: Echo) -> anyhow::Result<()> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .add_service(RegistryServiceServer::new(echo))
+        .add_service(TonicRegistry(Arc::new(echo)))
         .serve_with_incoming_shutdown(incoming, ctrl_c())
         .await?;
     Ok(())
+}
+
+/// `echo`'s `ListInstances` run as tonic's own generated server runs a unary method (with
+/// `tonic::server::Grpc`): the bare baseline. The kit's generated `RegistryServiceServer`
+/// runs unary calls with `protomesh::server::grpc` instead, so it is not bare tonic.
+#[derive(Clone)]
+struct TonicRegistry(Arc<Echo>);
+
+impl tonic::server::NamedService for TonicRegistry {
+    const NAME: &'static str = "protomesh.registry.v1.RegistryService";
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for TonicRegistry {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let echo = self.0.clone();
+        Box::pin(async move {
+            if request.uri().path() != "/protomesh.registry.v1.RegistryService/ListInstances" {
+                return Ok(tonic::Status::unimplemented("").into_http());
+            }
+            let method = tower::service_fn(move |call| {
+                let echo = echo.clone();
+                async move { echo.list_instances(call).await }
+            });
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            Ok(grpc.unary(method, request).await)
+        })
+    }
 }
 
 /// Serves `echo` on `listener` behind the kit's whole stack (metrics, shedding, deadlines,

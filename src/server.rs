@@ -48,6 +48,7 @@ pub mod signal;
 mod admin;
 mod cut;
 mod dispatch;
+pub mod grpc;
 mod limit;
 mod listen;
 mod methods;

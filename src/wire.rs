@@ -2,7 +2,7 @@
 //! parses and classifies the name on every call, a [`HeaderName`] constant does not. Also the
 //! one reading of a call's status from its headers or trailers.
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::Code;
 
 /// `grpc-status`: the call's code, in a trailers-only answer's headers or in the trailers.
@@ -14,20 +14,27 @@ pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 /// `traceparent`: the caller's W3C trace context.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
+/// `grpc-encoding`: the compression of the messages that follow.
+pub const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+
 /// The gRPC code in `headers` (a trailers-only answer's headers, or trailers), if there is
 /// one; a value that is not a code number reads as UNKNOWN.
 pub fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    // Trailers, and the heads a status is looked for in, hold a handful of entries: comparing
-    // their names costs less than hashing the one looked for (callgrind: every call's status
-    // is read three to six times on its way through the layers).
-    let value = if headers.len() <= SCAN_LIMIT {
+    // Every call's status is read three to six times on its way through the layers.
+    get(headers, &GRPC_STATUS).map(|value| Code::from_bytes(value.as_bytes()))
+}
+
+/// The first value of `name` in `headers`. The maps a call's headers and trailers come in
+/// hold a handful of entries: comparing their names costs less than hashing the one looked
+/// for, which a map lookup does.
+pub fn get<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.len() <= SCAN_LIMIT {
         headers
             .iter()
-            .find_map(|(name, value)| (*name == GRPC_STATUS).then_some(value))
+            .find_map(|(key, value)| (key == name).then_some(value))
     } else {
-        headers.get(&GRPC_STATUS)
-    };
-    value.map(|value| Code::from_bytes(value.as_bytes()))
+        headers.get(name)
+    }
 }
 
 /// Up to how many entries [`grpc_status`] scans rather than hashes.

@@ -54,8 +54,8 @@ struct EchoReply {
     server: String,
 }
 
-/// The echo service as tonic's generated server runs it (prost messages): replies with the
-/// message and a fixed server tag.
+/// The echo service as the kit's generated servers run it (prost messages, unary calls on
+/// `protomesh::server::grpc`): replies with the message and a fixed server tag.
 #[derive(Clone)]
 struct Echo;
 
@@ -74,7 +74,7 @@ impl tower::Service<Request<tonic::body::Body>> for Echo {
 
     fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
         Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            let mut grpc = protomesh::server::grpc::Grpc::new(tonic_prost::ProstCodec::default());
             let say = tower::service_fn(|req: tonic::Request<EchoRequest>| async move {
                 let reply = EchoReply {
                     message: req.into_inner().message,

@@ -276,7 +276,7 @@ impl Transcoder {
         let upstream = upstream_for(service.full_name()).ok_or_else(|| {
             tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
         })?;
-        let timeout = match parts.headers.get(&protomesh::wire::GRPC_TIMEOUT) {
+        let timeout = match protomesh::wire::get(&parts.headers, &protomesh::wire::GRPC_TIMEOUT) {
             Some(value) => Some(
                 value
                     .to_str()

@@ -56,7 +56,9 @@ pub async fn propagate<T, F: Future>(request: &tonic::Request<T>, fut: F) -> F::
 
 /// The deadline a `grpc-timeout` header sets, counted from now.
 pub fn from_headers(headers: &HeaderMap) -> Option<Instant> {
-    let value = headers.get(&crate::wire::GRPC_TIMEOUT)?.to_str().ok()?;
+    let value = crate::wire::get(headers, &crate::wire::GRPC_TIMEOUT)?
+        .to_str()
+        .ok()?;
     Some(Instant::now() + parse_timeout(value)?)
 }
 

@@ -54,7 +54,9 @@ impl Deadline {
 
 /// Reads a `grpc-timeout` header (`100m`, `5S`, `2H`...); `None` when absent or malformed.
 pub fn parse_grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(&crate::wire::GRPC_TIMEOUT)?.to_str().ok()?;
+    let text = crate::wire::get(headers, &crate::wire::GRPC_TIMEOUT)?
+        .to_str()
+        .ok()?;
     crate::client::deadline::parse_timeout(text)
 }
 
