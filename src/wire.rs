@@ -19,6 +19,7 @@ pub const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 
 /// The gRPC code in `headers` (a trailers-only answer's headers, or trailers), if there is
 /// one; a value that is not a code number reads as UNKNOWN.
+#[inline]
 pub fn grpc_status(headers: &HeaderMap) -> Option<Code> {
     // Every call's status is read three to six times on its way through the layers.
     get(headers, &GRPC_STATUS).map(|value| Code::from_bytes(value.as_bytes()))
@@ -27,6 +28,7 @@ pub fn grpc_status(headers: &HeaderMap) -> Option<Code> {
 /// The first value of `name` in `headers`. The maps a call's headers and trailers come in
 /// hold a handful of entries: comparing their names costs less than hashing the one looked
 /// for, which a map lookup does.
+#[inline]
 pub fn get<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
     if headers.len() <= SCAN_LIMIT {
         headers

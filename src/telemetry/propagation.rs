@@ -13,7 +13,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// malformed.
 pub fn extract_context(headers: &HeaderMap) -> Context {
     // Most requests from outside carry no trace context: skip the propagator for them.
-    if !headers.contains_key(&crate::wire::TRACEPARENT) {
+    if crate::wire::get(headers, &crate::wire::TRACEPARENT).is_none() {
         return Context::new();
     }
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
