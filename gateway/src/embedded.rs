@@ -6,6 +6,7 @@
 use std::{
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -34,17 +35,28 @@ impl<S> tower::Layer<S> for RestLayer {
     fn layer(&self, inner: S) -> RestOrGrpc<S> {
         RestOrGrpc {
             transcoder: self.transcoder.clone(),
-            inner,
+            inner: Arc::new(inner),
         }
     }
 }
 
 /// gRPC requests go straight to `inner`; anything else is transcoded and sent to `inner` as a
 /// gRPC request.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RestOrGrpc<S> {
     transcoder: Transcoder,
-    inner: S,
+    /// Shared: a server clones its service for every request, and each call clones `inner`
+    /// once more to own it; the first clone then copies no stack.
+    inner: Arc<S>,
+}
+
+impl<S> Clone for RestOrGrpc<S> {
+    fn clone(&self) -> Self {
+        Self {
+            transcoder: self.transcoder.clone(),
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 impl<S, B, RB> tower::Service<Request<B>> for RestOrGrpc<S>
@@ -71,7 +83,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let inner = self.inner.clone();
+        let inner = S::clone(&self.inner);
         let transcoder = self.transcoder.clone();
         let request = request.map(tonic::body::Body::new);
         Box::pin(async move {
