@@ -65,6 +65,10 @@ message All {
   string high_number = 300;
 }
 
+message Named {
+  string odd = 1 [json_name = "odd \"name\""];
+  Inner inner_one = 2;
+}
 message WithMap { map<string, int32> counts = 1; }
 message WithOneof { oneof pick { string a = 1; int32 b = 2; } }
 message WithOptional { optional int32 n = 1; }
@@ -266,6 +270,31 @@ proptest! {
             prop_assert_eq!(String::from_utf8(json).unwrap(), reference_json(&reference));
         }
     }
+}
+
+/// A JSON name with characters JSON escapes is written escaped, and members are found by
+/// JSON name or proto name, in a small message (its fields compared in turn) and in the
+/// nested one, as prost-reflect finds and writes them.
+#[test]
+fn names_are_found_and_written_as_prost_reflect_does() {
+    let desc = message_type("Named");
+    for json in [
+        r#"{"odd \"name\"": "x", "innerOne": {"name": "y", "ids": [3]}}"#,
+        r#"{"odd": "x", "inner_one": {"name": "y", "ids": [3]}}"#,
+    ] {
+        let wire = to_wire(&desc, json.as_bytes(), false).expect(json);
+        let decoded = DynamicMessage::decode(desc.clone(), wire.as_slice()).unwrap();
+        let reference = reference_message(&desc, json, false).unwrap();
+        let expected = reference_json(&reference);
+        assert_eq!(reference_json(&decoded), expected);
+        let written = to_json(&desc, &wire).expect("plain wire bytes");
+        assert_eq!(String::from_utf8(written).unwrap(), expected);
+        assert!(
+            expected.starts_with(r#"{"odd \"name\"":"x","innerOne":{"name":"y""#),
+            "{expected}"
+        );
+    }
+    assert_eq!(to_wire(&desc, br#"{"nope": 1}"#, false), None);
 }
 
 /// Maps, oneofs, `optional` fields and well-known types (here and in nested messages) are

@@ -140,7 +140,7 @@ impl Object {
             out.push(b',');
         }
         self.members = true;
-        json(field.json_name(), out);
+        name(field.json_name(), out);
         out.push(b':');
         if field.is_list() {
             out.push(b'[');
@@ -297,6 +297,18 @@ fn non_finite(v: f64) -> &'static str {
 }
 
 /// A number, string or bool as serde_json writes it (as prost-reflect's output goes).
+/// A member name as a JSON string: written as it is when it is a plain identifier, as JSON
+/// names almost always are (nothing to escape), escaped otherwise.
+fn name(name: &str, out: &mut Vec<u8>) {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'"');
+    } else {
+        json(name, out);
+    }
+}
+
 fn json<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, value);

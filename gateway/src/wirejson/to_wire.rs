@@ -123,11 +123,23 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        Ok(self
-            .0
-            .get_field_by_json_name(name)
-            .or_else(|| self.0.get_field_by_name(name)))
+        Ok(field_named(self.0, name))
     }
+}
+
+/// The field `name` names: by JSON name first, then by proto name. A small message's fields
+/// are compared in turn, which costs less than hashing `name` for prost-reflect's maps.
+fn field_named(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+    const SCAN: usize = 4;
+    if message.fields().len() > SCAN {
+        return message
+            .get_field_by_json_name(name)
+            .or_else(|| message.get_field_by_name(name));
+    }
+    message
+        .fields()
+        .find(|f| f.json_name() == name)
+        .or_else(|| message.fields().find(|f| f.name() == name))
 }
 
 /// One member's value: `null` leaves the field unset, as the JSON mapping says.
