@@ -35,6 +35,8 @@
 //! - [`deadline`]: [`Deadline`] and the `grpc-timeout` format.
 //! - [`signal`]: [`shutdown_signal`] (SIGTERM or ctrl-c).
 //! - [`error`] holds [`ServerError`].
+//! - [`grpc`]: what the generated servers run a method with (tonic's `server::Grpc`, with a
+//!   leaner path for unary calls).
 //! - `stack`: the layers, in order, with why each stands where it does; `observe` (metrics),
 //!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`, `cut`
 //!   (connections the drain bound can cut), `listen` (the port's connections, on hyper).
@@ -43,12 +45,12 @@ pub mod announce;
 pub mod builder;
 pub mod deadline;
 pub mod error;
+pub mod grpc;
 pub mod signal;
 
 mod admin;
 mod cut;
 mod dispatch;
-pub mod grpc;
 mod limit;
 mod listen;
 mod methods;
