@@ -52,6 +52,14 @@ impl Failure {
     }
 }
 
+/// What a matched route's call is made with, besides its message and upstream.
+struct Call<'a> {
+    route: &'a Route,
+    parts: &'a http::request::Parts,
+    metadata: tonic::metadata::MetadataMap,
+    timeout: Option<std::time::Duration>,
+}
+
 /// The route table, descriptors and settings, shared by every request (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Transcoder {
@@ -294,26 +302,15 @@ impl Transcoder {
                 .or(inner.settings.default_timeout),
         };
         if route.server_streaming() {
-            let mut grpc = Grpc::new(upstream);
-            grpc.ready().await.map_err(|e| {
-                let e: crate::upstream::BoxError = e.into();
-                tonic::Status::unavailable(format!("upstream not ready: {e}"))
-            })?;
-            let message = message.into_message(route.method.input())?;
-            let mut call = tonic::Request::from_parts(metadata, Extensions::default(), message);
-            if let Some(timeout) = timeout {
-                call.set_timeout(timeout);
-            }
-            let codec = DynamicCodec::new(route.method.output());
-            let reply = grpc
-                .server_streaming(call, route.grpc_path.clone(), codec)
-                .await?;
-            let (meta, messages, _) = reply.into_parts();
-            let framing = Framing::from_accept(parts.headers.get(header::ACCEPT));
-            let mut response =
-                stream::respond(route.clone(), inner.renderer.clone(), messages, framing);
-            headers::response_headers(&meta, response.headers_mut());
-            return Ok(response);
+            // Boxed: tonic's streaming call is a large future, which would otherwise size
+            // (and be copied with) every unary call's future too.
+            let call = Call {
+                route,
+                parts,
+                metadata,
+                timeout,
+            };
+            return Box::pin(self.call_streaming(call, upstream, message)).await;
         }
         // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
         // DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
@@ -354,6 +351,45 @@ impl Transcoder {
             }
         };
         let mut response = json_response(StatusCode::OK, Bytes::from(json));
+        headers::response_headers(&meta, response.headers_mut());
+        Ok(response)
+    }
+
+    /// Makes the call of a server-streaming route and answers with its stream.
+    async fn call_streaming<U: GrpcUpstream>(
+        &self,
+        call: Call<'_>,
+        upstream: U,
+        message: Outgoing,
+    ) -> Result<Response<tonic::body::Body>, Failure> {
+        let Call {
+            route,
+            parts,
+            metadata,
+            timeout,
+        } = call;
+        let mut grpc = Grpc::new(upstream);
+        grpc.ready().await.map_err(|e| {
+            let e: crate::upstream::BoxError = e.into();
+            tonic::Status::unavailable(format!("upstream not ready: {e}"))
+        })?;
+        let message = message.into_message(route.method.input())?;
+        let mut request = tonic::Request::from_parts(metadata, Extensions::default(), message);
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        let codec = DynamicCodec::new(route.method.output());
+        let reply = grpc
+            .server_streaming(request, route.grpc_path.clone(), codec)
+            .await?;
+        let (meta, messages, _) = reply.into_parts();
+        let framing = Framing::from_accept(parts.headers.get(header::ACCEPT));
+        let mut response = stream::respond(
+            route.clone(),
+            self.inner.renderer.clone(),
+            messages,
+            framing,
+        );
         headers::response_headers(&meta, response.headers_mut());
         Ok(response)
     }
