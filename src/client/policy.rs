@@ -6,7 +6,9 @@
 //! NO_SIDE_EFFECTS` or `IDEMPOTENT`. Methods unknown to every pool are never retried, and
 //! share one `unknown` label set, so callers cannot grow the label set.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use prost_reflect::{DescriptorError, DescriptorPool};
 use prost_types::method_options::IdempotencyLevel;
@@ -55,7 +57,8 @@ fn grpc_type(client_streaming: bool, server_streaming: bool) -> &'static str {
     }
 }
 
-/// Policies keyed by gRPC path, `/package.Service/Method`.
+/// Policies keyed by gRPC path, `/package.Service/Method` (hashed with foldhash: every call
+/// looks its path up, and the keys are fixed when the table is built).
 #[derive(Debug, Clone)]
 pub struct MethodPolicies {
     /// Policy and index into `labels` by path.
