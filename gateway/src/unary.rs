@@ -165,21 +165,11 @@ where
     B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
 {
     let mut body = std::pin::pin!(Limited::new(body, limit));
-    // The one frame a body usually comes in, kept as it is; joined only when more follow.
-    let mut data = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
+    let mut data = protomesh::wire::Gathered::default();
     let mut trailers = None;
     while let Some(frame) = body.frame().await {
         match frame?.into_data() {
-            Ok(chunk) => match &mut joined {
-                Some(buf) => buf.extend_from_slice(&chunk),
-                None if data.is_empty() => data = chunk,
-                None => {
-                    let mut buf = BytesMut::from(&data[..]);
-                    buf.extend_from_slice(&chunk);
-                    joined = Some(buf);
-                }
-            },
+            Ok(chunk) => data.push(chunk),
             Err(frame) => {
                 if let Ok(map) = frame.into_trailers() {
                     // Trailers end a gRPC body: no need to poll it (through every layer of
@@ -190,7 +180,7 @@ where
             }
         }
     }
-    Ok((joined.map_or(data, BytesMut::freeze), trailers))
+    Ok((data.finish(), trailers))
 }
 
 /// Strips the prefix of the one message a unary response body must hold.

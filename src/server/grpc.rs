@@ -181,9 +181,8 @@ where
 {
     let mut body = pin!(body);
     let mut headers = headers;
-    // The one chunk a body usually comes in, kept as it is; joined only when more follow.
-    let mut data = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
+    let mut gathered = crate::wire::Gathered::default();
+    let mut prefix_checked = false;
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
@@ -198,21 +197,12 @@ where
         };
         match frame.into_data() {
             Ok(mut chunk) => {
-                let chunk = chunk.copy_to_bytes(chunk.remaining());
-                match &mut joined {
-                    Some(buf) => buf.extend_from_slice(&chunk),
-                    None if data.is_empty() => data = chunk,
-                    None => {
-                        let mut buf = BytesMut::with_capacity(data.len() + chunk.len());
-                        buf.extend_from_slice(&data);
-                        buf.extend_from_slice(&chunk);
-                        joined = Some(buf);
-                    }
-                }
+                gathered.push(chunk.copy_to_bytes(chunk.remaining()));
                 // A first message over the limit is refused as soon as its prefix is in.
-                let seen = joined.as_deref().unwrap_or(&data);
-                if seen.len() >= PREFIX {
+                let seen = gathered.as_slice();
+                if !prefix_checked && seen.len() >= PREFIX {
                     frame_length(&seen[..PREFIX], limit)?;
+                    prefix_checked = true;
                 }
             }
             Err(frame) => {
@@ -223,7 +213,7 @@ where
             }
         }
     }
-    let mut data = joined.map_or(data, BytesMut::freeze);
+    let mut data = gathered.finish();
     let mut first = None;
     while !data.is_empty() {
         if data.len() < PREFIX {
