@@ -31,33 +31,34 @@ pub enum Side {
 /// Opens the span of a call to `path` (`/pkg.Service/Method`) with the OpenTelemetry RPC
 /// attributes; `rpc.grpc.status_code` is recorded when the call ends.
 pub fn call_span(side: Side, path: &str) -> Span {
-    // Field values are worked out only when the span is enabled.
-    let name = || path.strip_prefix('/').unwrap_or(path);
-    let parts = || {
-        path.strip_prefix('/')
-            .and_then(|p| p.split_once('/'))
-            .unwrap_or(("", path))
+    // The names are worked out only when spans at this level can be enabled at all.
+    let (name, (service, method)) = if tracing::level_enabled!(tracing::Level::INFO) {
+        let bare = path.strip_prefix('/');
+        let parts = bare.and_then(|p| p.split_once('/')).unwrap_or(("", path));
+        (bare.unwrap_or(path), parts)
+    } else {
+        (path, ("", path))
     };
     match side {
         Side::Server => tracing::info_span!(
             "grpc.server",
             trace_id = Empty,
-            otel.name = name(),
+            otel.name = name,
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = parts().0,
-            rpc.method = parts().1,
+            rpc.service = service,
+            rpc.method = method,
             rpc.grpc.status_code = Empty,
         ),
         Side::Client => tracing::info_span!(
             "grpc.client",
-            otel.name = name(),
+            otel.name = name,
             otel.kind = "client",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = parts().0,
-            rpc.method = parts().1,
+            rpc.service = service,
+            rpc.method = method,
             rpc.grpc.status_code = Empty,
         ),
     }
