@@ -52,14 +52,6 @@ impl Failure {
     }
 }
 
-/// What a matched route's call is made with, besides its message and upstream.
-struct Call<'a> {
-    route: &'a Route,
-    parts: &'a http::request::Parts,
-    metadata: tonic::metadata::MetadataMap,
-    timeout: Option<std::time::Duration>,
-}
-
 /// The route table, descriptors and settings, shared by every request (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Transcoder {
@@ -304,13 +296,8 @@ impl Transcoder {
         if route.server_streaming() {
             // Boxed: tonic's streaming call is a large future, which would otherwise size
             // (and be copied with) every unary call's future too.
-            let call = Call {
-                route,
-                parts,
-                metadata,
-                timeout,
-            };
-            return Box::pin(self.call_streaming(call, upstream, message)).await;
+            let call = self.call_streaming(route, parts, metadata, timeout, upstream, message);
+            return Box::pin(call).await;
         }
         // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
         // DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
@@ -358,16 +345,13 @@ impl Transcoder {
     /// Makes the call of a server-streaming route and answers with its stream.
     async fn call_streaming<U: GrpcUpstream>(
         &self,
-        call: Call<'_>,
+        route: &Route,
+        parts: &http::request::Parts,
+        metadata: tonic::metadata::MetadataMap,
+        timeout: Option<std::time::Duration>,
         upstream: U,
         message: Outgoing,
     ) -> Result<Response<tonic::body::Body>, Failure> {
-        let Call {
-            route,
-            parts,
-            metadata,
-            timeout,
-        } = call;
         let mut grpc = Grpc::new(upstream);
         grpc.ready().await.map_err(|e| {
             let e: crate::upstream::BoxError = e.into();
