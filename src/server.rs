@@ -39,7 +39,8 @@
 //!   leaner path for unary calls).
 //! - `stack`: the layers, in order, with why each stands where it does; `observe` (metrics),
 //!   `shed`, `timeout`, `limit`, `methods` (method kinds and labels), `admin`, `tls`, `cut`
-//!   (connections the drain bound can cut), `listen` (the port's connections, on hyper).
+//!   (connections the drain bound can cut), `listen` (the port's connections, on hyper),
+//!   `dispatch` (the router), `shared` ([`SharedService`], the boxed stack a front layer gets).
 
 pub mod announce;
 pub mod builder;
@@ -55,6 +56,7 @@ mod limit;
 mod listen;
 mod methods;
 mod observe;
+mod shared;
 mod shed;
 mod stack;
 mod timeout;
@@ -69,6 +71,7 @@ pub use deadline::Deadline;
 pub use dispatch::RoutedService;
 pub use error::ServerError;
 pub use listen::PeerCertificates;
+pub use shared::{CallFuture, SharedService};
 pub use signal::shutdown_signal;
 pub use tonic_health::server::HealthReporter;
 

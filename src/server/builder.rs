@@ -10,16 +10,14 @@ use tonic_health::{
     ServingStatus,
     server::{HealthReporter, HealthService},
 };
-use tower::{
-    BoxError, Layer, Service, ServiceExt as _,
-    util::{BoxCloneSyncService, Either},
-};
+use tower::{BoxError, Layer, Service, ServiceExt as _, util::Either};
 
 use super::{
     Announcer, ServerError, admin, cut,
     dispatch::{DispatchBuilder, RoutedService},
     listen::Listen,
     methods::MethodTable,
+    shared::SharedService,
     stack::stack,
     tls,
 };
@@ -66,10 +64,10 @@ pub struct ServerBuilder {
 
 /// The kit's whole stack (tracing, metrics, shedding, deadlines, auth, limits, the services),
 /// as a [front layer](ServerBuilder::front) receives it.
-pub type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+pub type Stack = SharedService<Infallible>;
 
 /// What a front layer makes of the [`Stack`].
-type Fronted = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
+type Fronted = SharedService<BoxError>;
 
 /// Applies the front layer.
 type MakeFront = Box<dyn FnOnce(Stack) -> Fronted + Send>;
@@ -146,7 +144,7 @@ impl ServerBuilder {
         <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
     {
         self.front = Some(Box::new(move |stack| {
-            BoxCloneSyncService::new(layer.layer(stack).map_err(Into::into))
+            SharedService::new(layer.layer(stack))
         }));
         self
     }
@@ -244,7 +242,7 @@ impl ServerBuilder {
             None => {
                 Either::Left(service.map_err(|never: Infallible| -> BoxError { match never {} }))
             }
-            Some(front) => Either::Right(front(BoxCloneSyncService::new(service))),
+            Some(front) => Either::Right(front(SharedService::new(service))),
         };
 
         admin::set_all(&self.reporter, &self.names, ServingStatus::Serving).await;

@@ -7,8 +7,6 @@
 
 use std::{
     convert::Infallible,
-    future::Future,
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -19,31 +17,10 @@ use tonic::{Status, body::Body, server::NamedService};
 use tower_service::Service;
 
 /// The response future of every routed call.
-type CallFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+type CallFuture = super::shared::CallFuture<Infallible>;
 
 /// Calls one service: clones it (tonic services are cheap handles) and calls the clone.
 type Handler = Box<dyn Fn(Request<Body>) -> CallFuture + Send + Sync>;
-
-/// `future` as a [`CallFuture`]: as it is when it already is one (tonic's generated servers
-/// return their calls boxed), boxed otherwise (an interceptor's future, say). Boxing a boxed
-/// future again would cost an allocation and a copy per call.
-fn boxed<F>(future: F) -> CallFuture
-where
-    F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
-{
-    let mut slot = Some(future);
-    if let Some(call) = (&mut slot as &mut dyn std::any::Any)
-        .downcast_mut::<Option<CallFuture>>()
-        .and_then(Option::take)
-    {
-        return call;
-    }
-    match slot {
-        Some(future) => Box::pin(future),
-        // Only taken above, where it was a `CallFuture`.
-        None => unreachable!("a CallFuture was taken but not returned"),
-    }
-}
 
 /// The registered services by full name; see the [module docs](self).
 #[derive(Clone, Default)]
@@ -98,7 +75,7 @@ impl DispatchBuilder {
     pub(crate) fn add<S: RoutedService>(&mut self, service: S) {
         let handler: Handler = Box::new(move |request| {
             let mut service = service.clone();
-            boxed(service.call(request))
+            super::shared::boxed(service.call(request))
         });
         self.services.insert(S::NAME, handler);
     }
@@ -154,20 +131,6 @@ mod tests {
             .headers()
             .get("grpc-status")
             .map(|v| v.to_str().unwrap())
-    }
-
-    /// A future that is already a `CallFuture` comes back as it is (the same allocation);
-    /// any other is boxed, and both still resolve.
-    #[tokio::test]
-    async fn boxed_futures_are_not_boxed_again() {
-        let ready = || std::future::ready(Ok(Response::new(Body::empty())));
-        let call: CallFuture = Box::pin(ready());
-        let address = |f: &CallFuture| std::ptr::from_ref(&**f).cast::<()>();
-        let before = address(&call);
-        let passed = boxed(call);
-        assert_eq!(address(&passed), before);
-        assert!(passed.await.is_ok());
-        assert!(boxed(ready()).await.is_ok());
     }
 
     /// A registered service gets its calls; other paths are UNIMPLEMENTED, as from tonic's

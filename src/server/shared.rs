@@ -1,0 +1,194 @@
+//! [`SharedService`]: a type-erased service that a server clones for every request at the
+//! cost of a reference count.
+//!
+//! tower's `BoxCloneSyncService` allocates a new box on every clone, and boxes every call's
+//! future again even when the service already returns it boxed. A server clones its service
+//! once per request, and a front layer's service wraps another boxed service, so both costs
+//! are paid several times per call. A `SharedService` holds its service behind an `Arc`, and
+//! hands on a future that already is a [`CallFuture`] as it is.
+
+use std::{
+    any::Any,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+};
+
+use futures_util::TryFutureExt as _;
+use http::{Request, Response};
+use tonic::body::Body;
+use tower::{Service, ServiceExt as _};
+
+/// The response future of a [`SharedService`] failing with `E`.
+pub type CallFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
+/// `future` as a [`CallFuture`]: as it is when it already is one (tonic's generated servers
+/// and the gateway's REST layer return their calls boxed), boxed with its error converted
+/// otherwise. Boxing a boxed future again would cost an allocation and a copy per call.
+pub(crate) fn boxed<F, E1, E>(future: F) -> CallFuture<E>
+where
+    F: Future<Output = Result<Response<Body>, E1>> + Send + 'static,
+    E1: Into<E> + 'static,
+    E: Send + 'static,
+{
+    let mut slot = Some(future);
+    if let Some(call) = (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<CallFuture<E>>>()
+        .and_then(Option::take)
+    {
+        return call;
+    }
+    match slot {
+        Some(future) => Box::pin(future.map_err(Into::into)),
+        // Only taken above, where it was a `CallFuture`.
+        None => unreachable!("a CallFuture was taken but not returned"),
+    }
+}
+
+/// Calls a clone of the shared service.
+type Call<E> = dyn Fn(Request<Body>) -> CallFuture<E> + Send + Sync;
+
+/// A cloneable, type-erased service of gRPC-over-HTTP requests failing with `E`; see the
+/// [module docs](self).
+pub struct SharedService<E> {
+    call: Arc<Call<E>>,
+}
+
+impl<E: Send + 'static> SharedService<E> {
+    /// Erases `service`'s type. Each call clones `service` and calls the clone: at once
+    /// when it is ready at once (every layer of the kit's stack is), after waiting for it
+    /// otherwise.
+    pub fn new<S>(service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<E> + 'static,
+    {
+        let call = move |request: Request<Body>| -> CallFuture<E> {
+            let mut service = service.clone();
+            match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(())) => boxed(service.call(request)),
+                Poll::Ready(Err(e)) => Box::pin(std::future::ready(Err(e.into()))),
+                // Polled again, with the caller's waker, by the future.
+                Poll::Pending => {
+                    Box::pin(async move { service.oneshot(request).await.map_err(Into::into) })
+                }
+            }
+        };
+        Self {
+            call: Arc::new(call),
+        }
+    }
+}
+
+impl<E> Clone for SharedService<E> {
+    fn clone(&self) -> Self {
+        Self {
+            call: self.call.clone(),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for SharedService<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedService").finish_non_exhaustive()
+    }
+}
+
+impl<E> Service<Request<Body>> for SharedService<E> {
+    type Response = Response<Body>;
+    type Error = E;
+    type Future = CallFuture<E>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        // Each call drives its own clone of the service to readiness.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> CallFuture<E> {
+        (self.call)(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        convert::Infallible,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    fn ok() -> Result<Response<Body>, Infallible> {
+        Ok(Response::new(Body::empty()))
+    }
+
+    /// A future that is already a `CallFuture` comes back as it is (the same allocation);
+    /// any other is boxed, and both still resolve.
+    #[tokio::test]
+    async fn boxed_futures_are_not_boxed_again() {
+        let call: CallFuture<Infallible> = Box::pin(std::future::ready(ok()));
+        let address = |f: &CallFuture<Infallible>| std::ptr::from_ref(&**f).cast::<()>();
+        let before = address(&call);
+        let passed = boxed::<_, Infallible, Infallible>(call);
+        assert_eq!(address(&passed), before);
+        assert!(passed.await.is_ok());
+        assert!(
+            boxed::<_, Infallible, Infallible>(std::future::ready(ok()))
+                .await
+                .is_ok()
+        );
+    }
+
+    /// Not ready on its first poll (the one with no waker), then ready: a service a front
+    /// layer could wrap, were it rate-limited, say.
+    #[derive(Clone)]
+    struct Slow {
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl Service<Request<Body>> for Slow {
+        type Response = Response<Body>;
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<Response<Body>, &'static str>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+            if self.polls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<Body>) -> Self::Future {
+            let ok = request.uri().path() == "/ok";
+            std::future::ready(if ok {
+                Ok(Response::new(Body::empty()))
+            } else {
+                Err("refused")
+            })
+        }
+    }
+
+    /// A service that is not ready at once is waited for, its errors are converted, and
+    /// clones share it.
+    #[tokio::test]
+    async fn waits_for_readiness_and_converts_errors() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let shared = SharedService::<tower::BoxError>::new(Slow {
+            polls: polls.clone(),
+        });
+        let mut clone = shared.clone();
+        let request = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
+        let response = clone.call(request("/ok")).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            2,
+            "a second poll, with a waker"
+        );
+        let error = shared.clone().call(request("/no")).await.unwrap_err();
+        assert_eq!(error.to_string(), "refused");
+    }
+}
