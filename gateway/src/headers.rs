@@ -55,14 +55,16 @@ impl RequestIds {
         }
     }
 
-    /// The next id.
+    /// The next id. Its bytes are shared: a clone (one for the upstream, one for the
+    /// response) counts a reference where a copied value's first clone would allocate.
     pub fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = uuid::Uuid::from_u64_pair(self.prefix, n)
+        uuid::Uuid::from_u64_pair(self.prefix, n)
             .hyphenated()
             .encode_lower(&mut text);
-        HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+            .unwrap_or(HeaderValue::from_static("-"))
     }
 }
 
@@ -191,6 +193,7 @@ mod tests {
             id.as_bytes()
         );
         assert_eq!(id.len(), 36);
+        assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
         let (_, second) = request_metadata(&headers, &ids);
         assert_ne!(id, second);
     }
