@@ -151,7 +151,9 @@ where
     {
         if !self.plain || crate::wire::get(request.headers(), &crate::wire::GRPC_ENCODING).is_some()
         {
-            return self.tonic.unary(service, request).await;
+            // Boxed: tonic's unary future is large, and would otherwise size (and be copied
+            // with) every call's future on the plain path too.
+            return Box::pin(self.tonic.unary(service, request)).await;
         }
         let (parts, body) = request.into_parts();
         let limit = self.max_decoding.unwrap_or(DEFAULT_MAX_DECODING);
