@@ -25,9 +25,12 @@ const FORWARDED: [HeaderName; 4] = [
 /// entries and lengthen every later lookup).
 const UNIQUE_PER_REQUEST: [HeaderName; 2] = [HeaderName::from_static("traceparent"), REQUEST_ID];
 
-/// Metadata never sent back as `Grpc-Metadata-*`: gRPC's own protocol headers.
-const RESERVED: [&str; 8] = [
+/// Metadata never sent back as `Grpc-Metadata-*`: gRPC's own protocol headers, and `date`,
+/// which the upstream's HTTP/2 server stamps on every response (hyper's does) and the
+/// gateway's own response carries anyway.
+const RESERVED: [&str; 9] = [
     "content-type",
+    "date",
     "grpc-status",
     "grpc-message",
     "grpc-status-details-bin",
@@ -238,11 +241,13 @@ mod tests {
         assert!(map.get(REQUEST_ID.as_str()).unwrap().is_sensitive());
     }
 
-    /// Response metadata comes back as Grpc-Metadata-*, without gRPC's protocol headers.
+    /// Response metadata comes back as Grpc-Metadata-*, without gRPC's protocol headers or
+    /// the upstream's Date.
     #[test]
     fn response_metadata_becomes_headers() {
         let mut metadata = MetadataMap::new();
         metadata.insert("content-type", "application/grpc".parse().unwrap());
+        metadata.insert("date", "Mon, 07 Dec 2026 13:01:16 GMT".parse().unwrap());
         metadata.insert("x-shard", "7".parse().unwrap());
         let long = "k".repeat(200);
         metadata.insert(
@@ -254,6 +259,7 @@ mod tests {
         assert_eq!(out["grpc-metadata-x-shard"], "7");
         assert_eq!(out[format!("grpc-metadata-{long}").as_str()], "v");
         assert!(out.get("grpc-metadata-content-type").is_none());
+        assert!(out.get("grpc-metadata-date").is_none());
         assert_eq!(out.len(), 2);
     }
 }
