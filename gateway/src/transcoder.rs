@@ -165,8 +165,11 @@ impl Transcoder {
 
     /// Applies the per-client rate limit.
     fn admit(&self, parts: &http::request::Parts) -> Result<(), Failure> {
-        let (Some(limiter), Some(client)) = (&self.inner.limiter, peer_ip(&parts.extensions))
-        else {
+        // The peer's address is looked up only when a limit is set.
+        let Some(limiter) = &self.inner.limiter else {
+            return Ok(());
+        };
+        let Some(client) = peer_ip(&parts.extensions) else {
             return Ok(());
         };
         limiter.check(client).map_err(|wait| {
@@ -385,9 +388,8 @@ impl Transcoder {
         body: tonic::body::Body,
     ) -> Result<Bytes, Failure> {
         let limit = self.inner.settings.max_body_bytes;
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
+        // A request carries a handful of headers: scanned, not hashed (`wire::get`).
+        let declared = protomesh::wire::get(&parts.headers, &header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(Failure::http(
@@ -398,19 +400,12 @@ impl Transcoder {
         if matches!(route.body, BodyRule::None) {
             return Ok(Bytes::new());
         }
-        if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
-            let kind = kind
-                .to_str()
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if !(kind == "application/json" || kind.ends_with("+json") || kind.is_empty()) {
+        if let Some(kind) = protomesh::wire::get(&parts.headers, &header::CONTENT_TYPE) {
+            let kind = media_type(kind);
+            if !is_json(kind) {
                 return Err(Failure::http(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("content type {kind} is not JSON"),
+                    format!("content type {} is not JSON", kind.to_ascii_lowercase()),
                 ));
             }
         }
@@ -446,6 +441,23 @@ impl Transcoder {
 
 /// The client's address: from [`crate::server::PeerAddr`] (standalone) or tonic's connect info
 /// (embedded in a tonic server).
+/// The media type of a `Content-Type` value: before any parameters, trimmed (empty when the
+/// value is not text).
+fn media_type(value: &HeaderValue) -> &str {
+    let text = value.to_str().unwrap_or("");
+    text.split_once(';').map_or(text, |(kind, _)| kind).trim()
+}
+
+/// Whether a media type is JSON (`application/json` or any `+json` type, in any case), or
+/// is left unsaid.
+fn is_json(kind: &str) -> bool {
+    const SUFFIX: &str = "+json";
+    kind.is_empty()
+        || kind.eq_ignore_ascii_case("application/json")
+        || (kind.len() >= SUFFIX.len()
+            && kind.as_bytes()[kind.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX.as_bytes()))
+}
+
 fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
     if let Some(peer) = extensions.get::<crate::server::PeerAddr>() {
         return Some(peer.0.ip());
@@ -464,4 +476,39 @@ fn json_response(code: StatusCode, body: Bytes) -> Response<tonic::body::Body> {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// JSON media types are recognised in any case, with or without parameters; anything
+    /// else is not JSON.
+    #[test]
+    fn json_media_types() {
+        let json = |value: &'static str| is_json(media_type(&HeaderValue::from_static(value)));
+        for value in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ;q=1",
+            "application/merge-patch+json",
+            "APPLICATION/VND.API+JSON",
+            "",
+            "; charset=utf-8",
+        ] {
+            assert!(json(value), "{value:?} is JSON");
+        }
+        for value in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "json",
+            "application/json+xml",
+        ] {
+            assert!(!json(value), "{value:?} is not JSON");
+        }
+        // A value that is not text reads as no type at all, as before.
+        let binary = HeaderValue::from_bytes(b"\xffapplication/xml").unwrap();
+        assert_eq!(media_type(&binary), "");
+    }
 }
