@@ -12,10 +12,13 @@ runs it), pm-standalone-mt (the same gateway on one multi-thread runtime), pm-em
 server with `.front(RestLayer)`, no hop, multi-thread runtime; -ct: current-thread), and the
 peers when built:
 gw-go (grpc-gateway -> go), gw-tonic (grpc-gateway -> tonic-echo), gw-rustzero, rog-tonic.
-Prints one markdown row per run: req/s, p50/p99 ms, server CPU us/req.
+Prints one markdown row per run: req/s, p50/p99 ms, server CPU us/req; then, for each of the
+issue's comparisons whose two rigs both ran, the ratio in every round (throughput, and the
+inverse ratio of server CPU per request) with their medians and the rounds that meet the target.
 """
 import argparse
 import os
+import statistics
 import signal
 import subprocess
 import sys
@@ -114,6 +117,7 @@ def run(name, duration, cpus):
         cpu_frac = (c1 - c0) / CLK_TCK / (t1 - t0)
         us = cpu_frac * 1e6 / rps if rps else 0.0
         print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {us:.1f} | {cpu_frac * 100:.0f}% | {ok} | {body.strip()[:60]} |", flush=True)
+        return rps, us
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)
@@ -123,6 +127,31 @@ def run(name, duration, cpus):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+# The issue's comparisons: (ours, peer, target ratio of throughput).
+TARGETS = [
+    ("pm-standalone", "gw-tonic", 2.5),
+    ("pm-standalone", "gw-go", 2.5),
+    ("pm-standalone", "gw-rustzero", 1.0),
+    ("pm-embedded", "rog-tonic", 1.0),
+]
+
+
+def summarize(rounds):
+    """Per-round ratios of each comparison whose rigs both ran in that round."""
+    for ours, peer, target in TARGETS:
+        pairs = [(r[ours], r[peer]) for r in rounds if ours in r and peer in r]
+        if not pairs:
+            continue
+        rate = [a[0] / b[0] for a, b in pairs if b[0]]
+        cpu = [b[1] / a[1] for a, b in pairs if a[1]]
+        met = sum(1 for x in rate if x >= target)
+        print(f"\n{ours} / {peer} (target {target}x throughput), by round:")
+        print("- throughput: " + ", ".join(f"{x:.2f}x" for x in rate) + f" (median {statistics.median(rate):.2f}x; "
+              f"{met} of {len(rate)} rounds at or over {target}x)")
+        print("- server CPU per request, theirs / ours: " + ", ".join(f"{x:.2f}x" for x in cpu)
+              + f" (median {statistics.median(cpu):.2f}x)")
 
 
 def main():
@@ -135,9 +164,15 @@ def main():
     args = parser.parse_args()
     print("| rig | req/s | p50 ms | p99 ms | server CPU us/req | server CPU | status codes | smoke reply |")
     print("|---|---|---|---|---|---|---|---|")
+    rounds = []
     for _ in range(args.runs):
+        measured = {}
         for name in args.rigs:
-            run(name, args.duration, (args.server_cpus, args.load_cpus))
+            result = run(name, args.duration, (args.server_cpus, args.load_cpus))
+            if result and result[0]:
+                measured[name] = result
+        rounds.append(measured)
+    summarize(rounds)
 
 
 if __name__ == "__main__":
