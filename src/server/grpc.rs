@@ -15,6 +15,7 @@
 use std::pin::pin;
 
 use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use futures_util::future::Either;
 use http::{HeaderMap, HeaderName, HeaderValue, header::CONTENT_TYPE};
 use http_body::Frame;
 use http_body_util::BodyExt as _;
@@ -139,11 +140,16 @@ where
     D: prost::Message + Default + Send + 'static,
 {
     /// A unary call: on the plain path unless compression is in play.
-    pub async fn unary<S, B>(
+    ///
+    /// Not an `async fn`: the request is taken apart before the returned future exists, so
+    /// the future keeps only what the call still needs (body, headers, extensions), not the
+    /// whole request for its whole life. Generated servers box this future on every call,
+    /// so its size is copied on every call.
+    pub fn unary<S, B>(
         &mut self,
         mut service: S,
         request: http::Request<B>,
-    ) -> http::Response<Body>
+    ) -> impl Future<Output = http::Response<Body>>
     where
         S: UnaryService<D, Response = E>,
         B: http_body::Body + Send + 'static,
@@ -153,19 +159,27 @@ where
         {
             // Boxed: tonic's unary future is large, and would otherwise size (and be copied
             // with) every call's future on the plain path too.
-            return Box::pin(self.tonic.unary(service, request)).await;
+            return Either::Left(Box::pin(self.tonic.unary(service, request)));
         }
         let (parts, body) = request.into_parts();
+        let http::request::Parts {
+            headers,
+            extensions,
+            ..
+        } = parts;
         let limit = self.max_decoding.unwrap_or(DEFAULT_MAX_DECODING);
-        let (message, metadata) = match read_request::<D, B>(body, parts.headers, limit).await {
-            Ok(read) => read,
-            Err(status) => return status.into_http(),
-        };
-        let request = tonic::Request::from_parts(metadata, parts.extensions, message);
-        match service.call(request).await {
-            Ok(response) => reply(response, self.max_encoding),
-            Err(status) => status.into_http(),
-        }
+        let max_encoding = self.max_encoding;
+        Either::Right(async move {
+            let (message, metadata) = match read_request::<D, B>(body, headers, limit).await {
+                Ok(read) => read,
+                Err(status) => return status.into_http(),
+            };
+            let request = tonic::Request::from_parts(metadata, extensions, message);
+            match service.call(request).await {
+                Ok(response) => reply(response, max_encoding),
+                Err(status) => status.into_http(),
+            }
+        })
     }
 }
 
