@@ -18,8 +18,8 @@ inverse ratio of server CPU per request) with their medians and the rounds that 
 """
 import argparse
 import os
-import statistics
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile

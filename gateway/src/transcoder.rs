@@ -439,8 +439,6 @@ impl Transcoder {
     }
 }
 
-/// The client's address: from [`crate::server::PeerAddr`] (standalone) or tonic's connect info
-/// (embedded in a tonic server).
 /// The media type of a `Content-Type` value: before any parameters, trimmed (empty when the
 /// value is not text).
 fn media_type(value: &HeaderValue) -> &str {
@@ -458,6 +456,8 @@ fn is_json(kind: &str) -> bool {
             && kind.as_bytes()[kind.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX.as_bytes()))
 }
 
+/// The client's address: from [`crate::server::PeerAddr`] (standalone) or tonic's connect info
+/// (embedded in a tonic server).
 fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
     if let Some(peer) = extensions.get::<crate::server::PeerAddr>() {
         return Some(peer.0.ip());

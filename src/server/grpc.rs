@@ -161,12 +161,14 @@ where
             // with) every call's future on the plain path too.
             return Either::Left(Box::pin(self.tonic.unary(service, request)));
         }
-        let (parts, body) = request.into_parts();
-        let http::request::Parts {
-            headers,
-            extensions,
-            ..
-        } = parts;
+        let (
+            http::request::Parts {
+                headers,
+                extensions,
+                ..
+            },
+            body,
+        ) = request.into_parts();
         let limit = self.max_decoding.unwrap_or(DEFAULT_MAX_DECODING);
         let max_encoding = self.max_encoding;
         Either::Right(async move {
