@@ -12,12 +12,11 @@ pub const METADATA_PREFIX: &str = "grpc-metadata-";
 /// a map looks a string up by parsing it first).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Headers forwarded as-is.
-const FORWARDED: [HeaderName; 4] = [
+/// Headers forwarded as-is (and the request id, see [`request_metadata`]).
+const FORWARDED: [HeaderName; 3] = [
     http::header::AUTHORIZATION,
     HeaderName::from_static("traceparent"),
     HeaderName::from_static("tracestate"),
-    REQUEST_ID,
 ];
 
 /// Forwarded headers whose values differ on every request: sent never-indexed, so they do not
@@ -77,14 +76,22 @@ impl Default for RequestIds {
     }
 }
 
-/// The metadata for the upstream call made for `headers`, and the request id used.
+/// The id of the request with `headers`: its first `X-Request-Id` as sent, or a new one.
+pub fn request_id(headers: &HeaderMap, ids: &RequestIds) -> HeaderValue {
+    match protomesh::wire::get(headers, &REQUEST_ID) {
+        Some(value) => value.clone(),
+        None => ids.next(),
+    }
+}
+
+/// The metadata for the upstream call made for `headers`, carrying `request_id` (see
+/// [`request_id`]).
 ///
 /// One pass over the request's headers: a forwarded header's first value is kept (values
-/// that are not printable ASCII are not forwarded), `Grpc-Metadata-*` headers become
-/// metadata without the prefix.
-pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, HeaderValue) {
+/// that are not printable ASCII are not forwarded, the request id included), `Grpc-Metadata-*`
+/// headers become metadata without the prefix.
+pub fn request_metadata(headers: &HeaderMap, request_id: &HeaderValue) -> MetadataMap {
     let mut out = HeaderMap::with_capacity(4);
-    let mut request_id = None;
     // Which of FORWARDED have been met.
     let mut seen = 0u8;
     for (name, value) in headers {
@@ -101,9 +108,6 @@ pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, 
             continue;
         }
         seen |= 1 << index;
-        if name == REQUEST_ID {
-            request_id = Some(value.clone());
-        }
         if value.to_str().is_ok() {
             let mut value = value.clone();
             // Never indexed: see UNIQUE_PER_REQUEST.
@@ -111,14 +115,12 @@ pub fn request_metadata(headers: &HeaderMap, ids: &RequestIds) -> (MetadataMap, 
             out.insert(name.clone(), value);
         }
     }
-    let request_id = request_id.unwrap_or_else(|| {
-        let value = ids.next();
-        let mut sent = value.clone();
+    if request_id.to_str().is_ok() {
+        let mut sent = request_id.clone();
         sent.set_sensitive(true);
         out.insert(REQUEST_ID, sent);
-        value
-    });
-    (MetadataMap::from_headers(out), request_id)
+    }
+    MetadataMap::from_headers(out)
 }
 
 /// The metadata key of a `Grpc-Metadata-<key>` header, if the key and value are valid
@@ -187,7 +189,8 @@ mod tests {
         headers.insert("grpc-metadata-tenant", HeaderValue::from_static("acme"));
         headers.insert("connection", HeaderValue::from_static("close"));
         let ids = RequestIds::new();
-        let (map, id) = request_metadata(&headers, &ids);
+        let id = request_id(&headers, &ids);
+        let map = request_metadata(&headers, &id);
         assert_eq!(map.get("authorization").unwrap(), "Bearer t");
         assert_eq!(map.get("tenant").unwrap(), "acme");
         assert!(map.get("connection").is_none());
@@ -197,8 +200,7 @@ mod tests {
         );
         assert_eq!(id.len(), 36);
         assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
-        let (_, second) = request_metadata(&headers, &ids);
-        assert_ne!(id, second);
+        assert_ne!(id, request_id(&headers, &ids));
     }
 
     /// Only a forwarded header's first value counts; a client's request id is echoed as sent
@@ -210,15 +212,25 @@ mod tests {
         headers.append("tracestate", HeaderValue::from_static("a=b"));
         headers.append("authorization", HeaderValue::from_static("Bearer one"));
         headers.append("authorization", HeaderValue::from_static("Bearer two"));
-        headers.insert("x-request-id", HeaderValue::from_static("req-7"));
-        let (map, id) = request_metadata(&headers, &RequestIds::new());
+        headers.append("x-request-id", HeaderValue::from_static("req-7"));
+        headers.append("x-request-id", HeaderValue::from_static("req-8"));
+        let id = request_id(&headers, &RequestIds::new());
+        let map = request_metadata(&headers, &id);
         assert!(map.get("tracestate").is_none());
         assert_eq!(map.get_all("authorization").iter().count(), 1);
         assert_eq!(map.get("authorization").unwrap(), "Bearer one");
         assert_eq!(id, "req-7");
         assert!(!id.is_sensitive());
+        assert_eq!(map.get_all(REQUEST_ID.as_str()).iter().count(), 1);
         assert_eq!(map.get(REQUEST_ID.as_str()).unwrap(), "req-7");
         assert!(map.get(REQUEST_ID.as_str()).unwrap().is_sensitive());
+        // A request id that is not printable ASCII is echoed but not forwarded.
+        let odd = HeaderValue::from_bytes(b"r\xffq").unwrap();
+        assert!(
+            request_metadata(&headers, &odd)
+                .get(REQUEST_ID.as_str())
+                .is_none()
+        );
     }
 
     /// Binary metadata passes only as valid base64; per-request values are never indexed;
@@ -230,7 +242,7 @@ mod tests {
         headers.insert("grpc-metadata-bad-bin", HeaderValue::from_static("%%%"));
         headers.insert("traceparent", HeaderValue::from_bytes(b"00-\xff").unwrap());
         headers.insert("tracestate", HeaderValue::from_static("a=b"));
-        let (map, _) = request_metadata(&headers, &RequestIds::new());
+        let map = request_metadata(&headers, &request_id(&headers, &RequestIds::new()));
         assert_eq!(
             map.get_bin("blob-bin").unwrap().to_bytes().unwrap(),
             &[0, 1, 2][..]

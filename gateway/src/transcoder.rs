@@ -52,6 +52,14 @@ impl Failure {
     }
 }
 
+/// What [`Transcoder::route`] made of a request.
+enum Routed<'a> {
+    /// The answer, with no call.
+    Answer(Result<Response<tonic::body::Body>, Failure>),
+    /// The route to call, with the values its path template captured.
+    Call(&'a Route, Vec<String>),
+}
+
 /// The route table, descriptors and settings, shared by every request (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Transcoder {
@@ -133,25 +141,37 @@ impl Transcoder {
     }
 
     /// Serves one REST request, calling the upstream `upstream_for` picks by service name.
-    pub async fn handle<U: GrpcUpstream>(
+    ///
+    /// Not an `async fn`: the request is taken apart first, so the future does not keep the
+    /// whole request beside its parts.
+    pub fn handle<U: GrpcUpstream>(
         &self,
         request: Request<tonic::body::Body>,
         upstream_for: impl FnOnce(&str) -> Option<U>,
-    ) -> Response<tonic::body::Body> {
+    ) -> impl Future<Output = Response<tonic::body::Body>> {
         let (parts, body) = request.into_parts();
-        let (metadata, request_id) = headers::request_metadata(&parts.headers, &self.inner.ids);
+        self.handle_parts(parts, body, upstream_for)
+    }
+
+    async fn handle_parts<U: GrpcUpstream>(
+        &self,
+        parts: http::request::Parts,
+        body: tonic::body::Body,
+        upstream_for: impl FnOnce(&str) -> Option<U>,
+    ) -> Response<tonic::body::Body> {
+        let request_id = headers::request_id(&parts.headers, &self.inner.ids);
         let cors = self.inner.settings.cors.as_ref();
         let origin = cors.and_then(|c| c.allowed_origin(&parts.headers)).cloned();
-        let result = match self.admit(&parts) {
-            Err(failure) => Err(failure),
-            Ok(()) => match (cors, &origin) {
-                (Some(cors), Some(origin))
-                    if CorsSettings::is_preflight(&parts.method, &parts.headers) =>
-                {
-                    self.preflight(cors, origin, &parts)
-                }
-                _ => self.serve(&parts, body, metadata, upstream_for).await,
-            },
+        let result = match self.route(&parts, cors, origin.as_ref()) {
+            Routed::Answer(result) => result,
+            Routed::Call(route, values) => {
+                let result = self
+                    .call_route(route, &values, &parts, body, &request_id, upstream_for)
+                    .await;
+                let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
+                response.extensions_mut().insert(route.label.clone());
+                Ok(response)
+            }
         };
         let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
         if let (Some(cors), Some(origin)) = (cors, &origin) {
@@ -211,39 +231,38 @@ impl Transcoder {
         }
     }
 
-    async fn serve<U: GrpcUpstream>(
-        &self,
+    /// What to do with a request: answer it at once (refused by the rate limit, a CORS
+    /// preflight, the OpenAPI document, no such route or method), or call a route.
+    fn route<'a>(
+        &'a self,
         parts: &http::request::Parts,
-        body: tonic::body::Body,
-        metadata: tonic::metadata::MetadataMap,
-        upstream_for: impl FnOnce(&str) -> Option<U>,
-    ) -> Result<Response<tonic::body::Body>, Failure> {
+        cors: Option<&CorsSettings>,
+        origin: Option<&HeaderValue>,
+    ) -> Routed<'a> {
+        if let Err(failure) = self.admit(parts) {
+            return Routed::Answer(Err(failure));
+        }
+        if let (Some(cors), Some(origin)) = (cors, origin)
+            && CorsSettings::is_preflight(&parts.method, &parts.headers)
+        {
+            return Routed::Answer(self.preflight(cors, origin, parts));
+        }
         let inner = &*self.inner;
         let path = parts.uri.path();
         if parts.method == Method::GET && inner.settings.openapi_path.as_deref() == Some(path) {
-            return Ok(json_response(StatusCode::OK, inner.openapi.clone()));
+            return Routed::Answer(Ok(json_response(StatusCode::OK, inner.openapi.clone())));
         }
-        let (route, values) = match inner.table.router.find(&parts.method, path) {
-            Match::Found { route, values } => (&inner.table.routes[route], values),
-            Match::MethodNotAllowed => {
-                return Err(Failure::http(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{} not allowed on {path}", parts.method),
-                ));
+        let failure = match inner.table.router.find(&parts.method, path) {
+            Match::Found { route, values } => {
+                return Routed::Call(&inner.table.routes[route], values);
             }
-            Match::NotFound => {
-                return Err(Failure::http(
-                    StatusCode::NOT_FOUND,
-                    format!("no route for {path}"),
-                ));
-            }
+            Match::MethodNotAllowed => Failure::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} not allowed on {path}", parts.method),
+            ),
+            Match::NotFound => Failure::http(StatusCode::NOT_FOUND, format!("no route for {path}")),
         };
-        let result = self
-            .call_route(route, &values, parts, body, metadata, upstream_for)
-            .await;
-        let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
-        response.extensions_mut().insert(route.label.clone());
-        Ok(response)
+        Routed::Answer(Err(failure))
     }
 
     /// Transcodes and makes the call of one matched route.
@@ -253,7 +272,7 @@ impl Transcoder {
         values: &[String],
         parts: &http::request::Parts,
         body: tonic::body::Body,
-        metadata: tonic::metadata::MetadataMap,
+        request_id: &HeaderValue,
         upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> Result<Response<tonic::body::Body>, Failure> {
         let inner = &*self.inner;
@@ -299,6 +318,7 @@ impl Transcoder {
         if route.server_streaming() {
             // Boxed: tonic's streaming call is a large future, which would otherwise size
             // (and be copied with) every unary call's future too.
+            let metadata = headers::request_metadata(&parts.headers, request_id);
             let call = self.call_streaming(route, parts, metadata, timeout, upstream, message);
             return Box::pin(call).await;
         }
@@ -307,7 +327,9 @@ impl Transcoder {
         let unary = crate::unary::call(
             upstream,
             route.grpc_path.clone(),
-            metadata,
+            // Made here rather than carried from the start: it would take room in every
+            // future between.
+            headers::request_metadata(&parts.headers, request_id),
             &message,
             timeout,
         );

@@ -63,46 +63,28 @@ pub async fn call<U: GrpcUpstream>(
     message: &Outgoing,
     timeout: Option<Duration>,
 ) -> Result<(MetadataMap, Bytes), Status> {
-    // The prefix is written after the message, whose length `encode` works out (once: a
-    // dynamic message's length costs as much as a fair part of its encoding).
-    let mut frame = BytesMut::with_capacity(256);
-    frame.put_bytes(0, PREFIX);
-    message.encode(&mut frame)?;
-    let length = u32::try_from(frame.len() - PREFIX)
-        .map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
-    frame[1..PREFIX].copy_from_slice(&length.to_be_bytes());
-
-    let mut request = Request::new(tonic::body::Body::new(Full::new(frame.freeze())));
-    *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = http::Uri::from(path);
-    let headers = request.headers_mut();
-    *headers = metadata.into_headers();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
-    if let Some(timeout) = timeout {
-        let value = protomesh::client::deadline::format_timeout(timeout);
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(protomesh::wire::GRPC_TIMEOUT, value);
-        }
-    }
-
+    // Framed before any await, and the request built only at the call: neither is kept in
+    // the future past its use (a value moved out still takes room in every later state).
+    let frame = frame(message)?;
     std::future::poll_fn(|cx| upstream.poll_ready(cx))
         .await
         .map_err(|e| Status::from_error(e.into()))?;
     let response = upstream
-        .call(request)
+        .call(request(frame, path, metadata, timeout))
         .await
         .map_err(|e| Status::from_error(e.into()))?;
-    let (parts, body) = response.into_parts();
+    let (
+        http::response::Parts {
+            status, headers, ..
+        },
+        body,
+    ) = response.into_parts();
     // A trailers-only answer: the status came with the headers and there is no message.
-    let in_headers = outcome(&parts.headers)?;
-    if parts.status != StatusCode::OK {
+    let in_headers = outcome(&headers)?;
+    if status != StatusCode::OK {
         return Err(Status::new(
-            code_of_http(parts.status),
-            format!("upstream answered HTTP {}", parts.status),
+            code_of_http(status),
+            format!("upstream answered HTTP {status}"),
         ));
     }
     let (mut data, trailers) = read_whole(body, PREFIX + MAX_RESPONSE_BYTES)
@@ -113,7 +95,7 @@ pub async fn call<U: GrpcUpstream>(
             )),
             Err(e) => Status::from_error(e),
         })?;
-    let mut metadata = parts.headers;
+    let mut metadata = headers;
     let answered = match trailers {
         Some(trailers) => {
             let status = outcome(&trailers);
@@ -136,6 +118,45 @@ pub async fn call<U: GrpcUpstream>(
     }
     unframe(&mut data)?;
     Ok((MetadataMap::from_headers(metadata), data))
+}
+
+/// `message` as one length-prefixed frame. The prefix is written after the message, whose
+/// length `encode` works out (once: a dynamic message's length costs as much as a fair part
+/// of its encoding).
+fn frame(message: &Outgoing) -> Result<Bytes, Status> {
+    let mut frame = BytesMut::with_capacity(256);
+    frame.put_bytes(0, PREFIX);
+    message.encode(&mut frame)?;
+    let length = u32::try_from(frame.len() - PREFIX)
+        .map_err(|_| Status::resource_exhausted("request message over 4 GiB"))?;
+    frame[1..PREFIX].copy_from_slice(&length.to_be_bytes());
+    Ok(frame.freeze())
+}
+
+/// The HTTP/2 request of a unary call of `path` carrying `frame`.
+fn request(
+    frame: Bytes,
+    path: PathAndQuery,
+    metadata: MetadataMap,
+    timeout: Option<Duration>,
+) -> Request<tonic::body::Body> {
+    let mut request = Request::new(tonic::body::Body::new(Full::new(frame)));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from(path);
+    let headers = request.headers_mut();
+    *headers = metadata.into_headers();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    if let Some(timeout) = timeout {
+        let value = protomesh::client::deadline::format_timeout(timeout);
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(protomesh::wire::GRPC_TIMEOUT, value);
+        }
+    }
+    request
 }
 
 /// Whether `headers` carry a status: `Ok(true)` for OK, `Ok(false)` for none, the status
