@@ -11,6 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{Request, Response};
 use tower::ServiceExt as _;
 
@@ -84,14 +85,14 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let inner = S::clone(&self.inner);
-        let transcoder = self.transcoder.clone();
         let request = request.map(tonic::body::Body::new);
-        Box::pin(async move {
-            if is_grpc(&request) {
+        if is_grpc(&request) {
+            return Box::pin(async move {
                 let response = inner.oneshot(request).await.map_err(Into::into)?;
-                return Ok(response.map(tonic::body::Body::new));
-            }
-            Ok(transcoder.handle(request, |_| Some(inner)).await)
-        })
+                Ok(response.map(tonic::body::Body::new))
+            });
+        }
+        // The transcoder's future as it is: a future around it would hold its own copies.
+        Box::pin(self.transcoder.handle(request, |_| Some(inner)).map(Ok))
     }
 }

@@ -10,6 +10,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{Request, Response};
 use tower::ServiceExt as _;
 
@@ -79,18 +80,18 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let this = self.clone();
         let request = request.map(tonic::body::Body::new);
-        Box::pin(async move {
-            if is_grpc(&request) {
-                return Ok(this.forward(request).await);
-            }
-            let upstreams = this.upstreams.clone();
-            Ok(this
-                .transcoder
-                .handle(request, |service| upstreams.get(service))
-                .await)
-        })
+        if is_grpc(&request) {
+            let this = self.clone();
+            return Box::pin(async move { Ok(this.forward(request).await) });
+        }
+        let upstreams = self.upstreams.clone();
+        // The transcoder's future as it is: a future around it would hold its own copies.
+        Box::pin(
+            self.transcoder
+                .handle(request, move |service| upstreams.get(service))
+                .map(Ok),
+        )
     }
 }
 

@@ -142,39 +142,48 @@ impl Transcoder {
 
     /// Serves one REST request, calling the upstream `upstream_for` picks by service name.
     ///
-    /// Not an `async fn`: the request is taken apart first, so the future does not keep the
-    /// whole request beside its parts.
-    pub fn handle<U: GrpcUpstream>(
+    /// Not an `async fn`, whose arguments would take room twice in its future (as passed,
+    /// and moved into the body): the future is an `async` block over the request's parts,
+    /// owning what it needs (a clone of the transcoder, a reference count), so a caller can
+    /// return it as it is, with no future around it.
+    pub fn handle<U, F>(
         &self,
         request: Request<tonic::body::Body>,
-        upstream_for: impl FnOnce(&str) -> Option<U>,
-    ) -> impl Future<Output = Response<tonic::body::Body>> {
+        upstream_for: F,
+    ) -> impl Future<Output = Response<tonic::body::Body>> + use<U, F>
+    where
+        U: GrpcUpstream,
+        F: FnOnce(&str) -> Option<U>,
+    {
+        let this = self.clone();
         let (parts, body) = request.into_parts();
-        self.handle_parts(parts, body, upstream_for)
+        async move {
+            let request_id = headers::request_id(&parts.headers, &this.inner.ids);
+            let cors = this.inner.settings.cors.as_ref();
+            let origin = cors.and_then(|c| c.allowed_origin(&parts.headers));
+            let (route, values) = match this.route(&parts, cors, origin) {
+                Routed::Answer(result) => return this.finish(result, origin, request_id),
+                Routed::Call(route, values) => (route, values),
+            };
+            let result = this
+                .call_route(route, &values, &parts, body, &request_id, upstream_for)
+                .await;
+            let mut response = result.unwrap_or_else(|failure| this.error_response(&failure));
+            response.extensions_mut().insert(route.label.clone());
+            this.finish(Ok(response), origin, request_id)
+        }
     }
 
-    async fn handle_parts<U: GrpcUpstream>(
+    /// The response to a request: `result`, or its failure's error response, with the CORS
+    /// headers for `origin` and the request id.
+    fn finish(
         &self,
-        parts: http::request::Parts,
-        body: tonic::body::Body,
-        upstream_for: impl FnOnce(&str) -> Option<U>,
+        result: Result<Response<tonic::body::Body>, Failure>,
+        origin: Option<&HeaderValue>,
+        request_id: HeaderValue,
     ) -> Response<tonic::body::Body> {
-        let request_id = headers::request_id(&parts.headers, &self.inner.ids);
-        let cors = self.inner.settings.cors.as_ref();
-        let origin = cors.and_then(|c| c.allowed_origin(&parts.headers)).cloned();
-        let result = match self.route(&parts, cors, origin.as_ref()) {
-            Routed::Answer(result) => result,
-            Routed::Call(route, values) => {
-                let result = self
-                    .call_route(route, &values, &parts, body, &request_id, upstream_for)
-                    .await;
-                let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
-                response.extensions_mut().insert(route.label.clone());
-                Ok(response)
-            }
-        };
         let mut response = result.unwrap_or_else(|failure| self.error_response(&failure));
-        if let (Some(cors), Some(origin)) = (cors, &origin) {
+        if let (Some(cors), Some(origin)) = (self.inner.settings.cors.as_ref(), origin) {
             cors.response_headers(origin, response.headers_mut());
         }
         response
@@ -266,7 +275,13 @@ impl Transcoder {
     }
 
     /// Transcodes and makes the call of one matched route.
-    async fn call_route<U: GrpcUpstream>(
+    ///
+    /// Not an `async fn`, whose arguments would take room twice in its future.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn's future keeps its arguments twice"
+    )]
+    fn call_route<U: GrpcUpstream>(
         &self,
         route: &Route,
         values: &[String],
@@ -274,97 +289,103 @@ impl Transcoder {
         body: tonic::body::Body,
         request_id: &HeaderValue,
         upstream_for: impl FnOnce(&str) -> Option<U>,
-    ) -> Result<Response<tonic::body::Body>, Failure> {
-        let inner = &*self.inner;
-        let bytes = self.read_body(route, parts, body).await?;
-        let discard = inner.settings.discard_unknown_fields;
-        // A unary call of a plain message skips the dynamic message (`wirejson`), which
-        // declines to prost-reflect's path below whatever it does not take as it is.
-        let direct = route
-            .direct_request
-            .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
-            .flatten();
-        let message = match direct {
-            Some(wire) => Outgoing::Wire(wire),
-            None => Outgoing::Message(crate::transcode::request(
-                route,
-                values,
-                parts.uri.query(),
-                &bytes,
-                discard,
-            )?),
-        };
-        let service = route.method.parent_service();
-        let upstream = upstream_for(service.full_name()).ok_or_else(|| {
-            tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
-        })?;
-        let timeout = match protomesh::wire::get(&parts.headers, &protomesh::wire::GRPC_TIMEOUT) {
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .ok()
-                    .and_then(headers::parse_timeout)
-                    .ok_or_else(|| {
-                        status::bad_field("Grpc-Timeout", "not a gRPC timeout such as 5S or 100m")
-                    })?,
-            ),
-            None => inner
-                .settings
-                .method_timeouts
-                .get(route.method.full_name())
-                .copied()
-                .or(inner.settings.default_timeout),
-        };
-        if route.server_streaming() {
-            // Boxed: tonic's streaming call is a large future, which would otherwise size
-            // (and be copied with) every unary call's future too.
-            let metadata = headers::request_metadata(&parts.headers, request_id);
-            let call = self.call_streaming(route, parts, metadata, timeout, upstream, message);
-            return Box::pin(call).await;
-        }
-        // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
-        // DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
-        let unary = crate::unary::call(
-            upstream,
-            route.grpc_path.clone(),
-            // Made here rather than carried from the start: it would take room in every
-            // future between.
-            headers::request_metadata(&parts.headers, request_id),
-            &message,
-            timeout,
-        );
-        let (meta, reply) = match timeout {
-            Some(limit) => {
-                let started = tokio::time::Instant::now();
-                let expired =
-                    || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
-                match tokio::time::timeout(limit, unary).await {
-                    Err(_) => return Err(expired().into()),
-                    Ok(Err(status))
-                        if status.code() == tonic::Code::Cancelled
-                            && started.elapsed() >= limit =>
-                    {
-                        return Err(expired().into());
+    ) -> impl Future<Output = Result<Response<tonic::body::Body>, Failure>> {
+        async move {
+            let inner = &*self.inner;
+            let bytes = self.read_body(route, parts, body).await?;
+            let discard = inner.settings.discard_unknown_fields;
+            // A unary call of a plain message skips the dynamic message (`wirejson`), which
+            // declines to prost-reflect's path below whatever it does not take as it is.
+            let direct = route
+                .direct_request
+                .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
+                .flatten();
+            let message = match direct {
+                Some(wire) => Outgoing::Wire(wire),
+                None => Outgoing::Message(crate::transcode::request(
+                    route,
+                    values,
+                    parts.uri.query(),
+                    &bytes,
+                    discard,
+                )?),
+            };
+            let service = route.method.parent_service();
+            let upstream = upstream_for(service.full_name()).ok_or_else(|| {
+                tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
+            })?;
+            let timeout = match protomesh::wire::get(&parts.headers, &protomesh::wire::GRPC_TIMEOUT)
+            {
+                Some(value) => Some(
+                    value
+                        .to_str()
+                        .ok()
+                        .and_then(headers::parse_timeout)
+                        .ok_or_else(|| {
+                            status::bad_field(
+                                "Grpc-Timeout",
+                                "not a gRPC timeout such as 5S or 100m",
+                            )
+                        })?,
+                ),
+                None => inner
+                    .settings
+                    .method_timeouts
+                    .get(route.method.full_name())
+                    .copied()
+                    .or(inner.settings.default_timeout),
+            };
+            if route.server_streaming() {
+                // Boxed: tonic's streaming call is a large future, which would otherwise size
+                // (and be copied with) every unary call's future too.
+                let metadata = headers::request_metadata(&parts.headers, request_id);
+                let call = self.call_streaming(route, parts, metadata, timeout, upstream, message);
+                return Box::pin(call).await;
+            }
+            // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
+            // DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
+            let unary = crate::unary::call(
+                upstream,
+                route.grpc_path.clone(),
+                // Made here rather than carried from the start: it would take room in every
+                // future between.
+                headers::request_metadata(&parts.headers, request_id),
+                &message,
+                timeout,
+            );
+            let (meta, reply) = match timeout {
+                Some(limit) => {
+                    let started = tokio::time::Instant::now();
+                    let expired =
+                        || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
+                    match tokio::time::timeout(limit, unary).await {
+                        Err(_) => return Err(expired().into()),
+                        Ok(Err(status))
+                            if status.code() == tonic::Code::Cancelled
+                                && started.elapsed() >= limit =>
+                        {
+                            return Err(expired().into());
+                        }
+                        Ok(result) => result?,
                     }
-                    Ok(result) => result?,
                 }
-            }
-            None => unary.await?,
-        };
-        let direct = route
-            .direct_response
-            .then(|| crate::wirejson::to_json(&route.method.output(), &reply))
-            .flatten();
-        let json = match direct {
-            Some(json) => json,
-            None => {
-                let message = crate::unary::decode(reply, route.method.output())?;
-                crate::transcode::response(route, &message)?
-            }
-        };
-        let mut response = json_response(StatusCode::OK, Bytes::from(json));
-        headers::response_headers(&meta, response.headers_mut());
-        Ok(response)
+                None => unary.await?,
+            };
+            let direct = route
+                .direct_response
+                .then(|| crate::wirejson::to_json(&route.method.output(), &reply))
+                .flatten();
+            let json = match direct {
+                Some(json) => json,
+                None => {
+                    let message = crate::unary::decode(reply, route.method.output())?;
+                    crate::transcode::response(route, &message)?
+                }
+            };
+            let mut response = json_response(StatusCode::OK, Bytes::from(json));
+            headers::response_headers(&meta, response.headers_mut());
+            Ok(response)
+        }
     }
 
     /// Makes the call of a server-streaming route and answers with its stream.

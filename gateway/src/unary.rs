@@ -56,68 +56,77 @@ impl Outgoing {
 /// `timeout` when given. Returns the response metadata (headers and trailers) and the encoded
 /// reply message (see [`decode`]), or the call's status, with the same codes tonic's client
 /// gives.
-pub async fn call<U: GrpcUpstream>(
+///
+/// Not an `async fn`, whose arguments would take room twice in its future (as passed, and
+/// moved into the body).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn's future keeps its arguments twice"
+)]
+pub fn call<U: GrpcUpstream>(
     mut upstream: U,
     path: PathAndQuery,
     metadata: MetadataMap,
     message: &Outgoing,
     timeout: Option<Duration>,
-) -> Result<(MetadataMap, Bytes), Status> {
-    // Framed before any await, and the request built only at the call: neither is kept in
-    // the future past its use (a value moved out still takes room in every later state).
-    let frame = frame(message)?;
-    std::future::poll_fn(|cx| upstream.poll_ready(cx))
-        .await
-        .map_err(|e| Status::from_error(e.into()))?;
-    let response = upstream
-        .call(request(frame, path, metadata, timeout))
-        .await
-        .map_err(|e| Status::from_error(e.into()))?;
-    let (
-        http::response::Parts {
-            status, headers, ..
-        },
-        body,
-    ) = response.into_parts();
-    // A trailers-only answer: the status came with the headers and there is no message.
-    let in_headers = outcome(&headers)?;
-    if status != StatusCode::OK {
-        return Err(Status::new(
-            code_of_http(status),
-            format!("upstream answered HTTP {status}"),
-        ));
-    }
-    let (mut data, trailers) = read_whole(body, PREFIX + MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
-            Ok(_) => Status::resource_exhausted(format!(
-                "response message over {MAX_RESPONSE_BYTES} bytes"
-            )),
-            Err(e) => Status::from_error(e),
-        })?;
-    let mut metadata = headers;
-    let answered = match trailers {
-        Some(trailers) => {
-            let status = outcome(&trailers);
-            // An OK call's trailers mostly hold its status alone, which never travels on as
-            // metadata: nothing to merge.
-            if !(matches!(status, Ok(true)) && trailers.len() == 1) {
-                metadata.extend(trailers);
-            }
-            if let Err(status) = status {
-                return Err(with_metadata(status, metadata));
-            }
-            status.unwrap_or(false)
+) -> impl Future<Output = Result<(MetadataMap, Bytes), Status>> {
+    async move {
+        // Framed before any await, and the request built only at the call: neither is kept in
+        // the future past its use (a value moved out still takes room in every later state).
+        let frame = frame(message)?;
+        std::future::poll_fn(|cx| upstream.poll_ready(cx))
+            .await
+            .map_err(|e| Status::from_error(e.into()))?;
+        let response = upstream
+            .call(request(frame, path, metadata, timeout))
+            .await
+            .map_err(|e| Status::from_error(e.into()))?;
+        let (
+            http::response::Parts {
+                status, headers, ..
+            },
+            body,
+        ) = response.into_parts();
+        // A trailers-only answer: the status came with the headers and there is no message.
+        let in_headers = outcome(&headers)?;
+        if status != StatusCode::OK {
+            return Err(Status::new(
+                code_of_http(status),
+                format!("upstream answered HTTP {status}"),
+            ));
         }
-        None => false,
-    };
-    if !(answered || in_headers) {
-        return Err(Status::internal(
-            "the upstream ended the call without a status",
-        ));
+        let (mut data, trailers) = read_whole(body, PREFIX + MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
+                Ok(_) => Status::resource_exhausted(format!(
+                    "response message over {MAX_RESPONSE_BYTES} bytes"
+                )),
+                Err(e) => Status::from_error(e),
+            })?;
+        let mut metadata = headers;
+        let answered = match trailers {
+            Some(trailers) => {
+                let status = outcome(&trailers);
+                // An OK call's trailers mostly hold its status alone, which never travels on as
+                // metadata: nothing to merge.
+                if !(matches!(status, Ok(true)) && trailers.len() == 1) {
+                    metadata.extend(trailers);
+                }
+                if let Err(status) = status {
+                    return Err(with_metadata(status, metadata));
+                }
+                status.unwrap_or(false)
+            }
+            None => false,
+        };
+        if !(answered || in_headers) {
+            return Err(Status::internal(
+                "the upstream ended the call without a status",
+            ));
+        }
+        unframe(&mut data)?;
+        Ok((MetadataMap::from_headers(metadata), data))
     }
-    unframe(&mut data)?;
-    Ok((MetadataMap::from_headers(metadata), data))
 }
 
 /// `message` as one length-prefixed frame. The prefix is written after the message, whose
