@@ -163,7 +163,7 @@ where
         }
         let (
             http::request::Parts {
-                headers,
+                mut headers,
                 extensions,
                 ..
             },
@@ -172,10 +172,11 @@ where
         let limit = self.max_decoding.unwrap_or(DEFAULT_MAX_DECODING);
         let max_encoding = self.max_encoding;
         Either::Right(async move {
-            let (message, metadata) = match read_request::<D, B>(body, headers, limit).await {
-                Ok(read) => read,
+            let message = match read_request::<D, B>(body, &mut headers, limit).await {
+                Ok(message) => message,
                 Err(status) => return status.into_http(),
             };
+            let metadata = MetadataMap::from_headers(headers);
             let request = tonic::Request::from_parts(metadata, extensions, message);
             match service.call(request).await {
                 Ok(response) => reply(response, max_encoding),
@@ -186,68 +187,77 @@ where
 }
 
 /// Reads a unary request body whole and decodes its message; the request's trailers, if
-/// any, join its metadata (as tonic merges them).
-async fn read_request<D, B>(
+/// any, join `headers` (as tonic merges them into the metadata).
+///
+/// Not an `async fn`, whose arguments would take room twice in its future; `headers` is
+/// borrowed, so the caller's future holds the map once.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn's future keeps its arguments twice"
+)]
+fn read_request<D, B>(
     body: B,
-    headers: HeaderMap,
+    headers: &mut HeaderMap,
     limit: usize,
-) -> Result<(D, MetadataMap), Status>
+) -> impl Future<Output = Result<D, Status>>
 where
     D: prost::Message + Default,
     B: http_body::Body + Send + 'static,
     B::Error: Into<tonic::codegen::StdError> + Send,
 {
-    let mut body = pin!(body);
-    let mut headers = headers;
-    let mut gathered = crate::wire::Gathered::default();
-    let mut prefix_checked = false;
-    while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(error) => {
-                let status = Status::from_error(error.into());
-                // A client that cancels its request stream has ended it (as tonic reads it).
-                if status.code() == Code::Cancelled {
-                    break;
+    async move {
+        let mut body = pin!(body);
+        let mut gathered = crate::wire::Gathered::default();
+        let mut prefix_checked = false;
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(error) => {
+                    let status = Status::from_error(error.into());
+                    // A client that cancels its request stream has ended it (as tonic reads it).
+                    if status.code() == Code::Cancelled {
+                        break;
+                    }
+                    return Err(status);
                 }
-                return Err(status);
-            }
-        };
-        match frame.into_data() {
-            Ok(mut chunk) => {
-                gathered.push(chunk.copy_to_bytes(chunk.remaining()));
-                // A first message over the limit is refused as soon as its prefix is in.
-                let seen = gathered.as_slice();
-                if !prefix_checked && seen.len() >= PREFIX {
-                    frame_length(&seen[..PREFIX], limit)?;
-                    prefix_checked = true;
+            };
+            match frame.into_data() {
+                Ok(mut chunk) => {
+                    gathered.push(chunk.copy_to_bytes(chunk.remaining()));
+                    // A first message over the limit is refused as soon as its prefix is in.
+                    let seen = gathered.as_slice();
+                    if !prefix_checked && seen.len() >= PREFIX {
+                        frame_length(&seen[..PREFIX], limit)?;
+                        prefix_checked = true;
+                    }
                 }
-            }
-            Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers() {
-                    headers.extend(trailers);
-                    break;
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        headers.extend(trailers);
+                        break;
+                    }
                 }
             }
         }
+        let mut data = gathered.finish();
+        let mut first = None;
+        while !data.is_empty() {
+            if data.len() < PREFIX {
+                return Err(Status::internal("Unexpected EOF decoding stream."));
+            }
+            let len = frame_length(&data[..PREFIX], limit)?;
+            data.advance(PREFIX);
+            if data.len() < len {
+                return Err(Status::internal("Unexpected EOF decoding stream."));
+            }
+            let message =
+                D::decode(data.split_to(len)).map_err(|e| Status::internal(e.to_string()))?;
+            // Messages after the first are read and dropped, as tonic's unary path does.
+            first.get_or_insert(message);
+        }
+        let message = first.ok_or_else(|| Status::internal("Missing request message."))?;
+        Ok(message)
     }
-    let mut data = gathered.finish();
-    let mut first = None;
-    while !data.is_empty() {
-        if data.len() < PREFIX {
-            return Err(Status::internal("Unexpected EOF decoding stream."));
-        }
-        let len = frame_length(&data[..PREFIX], limit)?;
-        data.advance(PREFIX);
-        if data.len() < len {
-            return Err(Status::internal("Unexpected EOF decoding stream."));
-        }
-        let message = D::decode(data.split_to(len)).map_err(|e| Status::internal(e.to_string()))?;
-        // Messages after the first are read and dropped, as tonic's unary path does.
-        first.get_or_insert(message);
-    }
-    let message = first.ok_or_else(|| Status::internal("Missing request message."))?;
-    Ok((message, MetadataMap::from_headers(headers)))
 }
 
 /// The length a frame's prefix announces, checked against `limit`; its flag must say
