@@ -76,9 +76,45 @@ impl Default for RequestIds {
     }
 }
 
-/// The id of the request with `headers`: its first `X-Request-Id` as sent, or a new one.
-pub fn request_id(headers: &HeaderMap, ids: &RequestIds) -> HeaderValue {
-    match protomesh::wire::get(headers, &REQUEST_ID) {
+/// The request headers the transcoder itself reads (each one's first value), found in one
+/// pass over the handful a request carries rather than one lookup each.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Known<'a> {
+    /// `Content-Length`.
+    pub content_length: Option<&'a HeaderValue>,
+    /// `Content-Type`.
+    pub content_type: Option<&'a HeaderValue>,
+    /// `X-Request-Id`.
+    pub request_id: Option<&'a HeaderValue>,
+    /// `Grpc-Timeout`.
+    pub grpc_timeout: Option<&'a HeaderValue>,
+}
+
+impl<'a> Known<'a> {
+    /// Reads them from `headers`.
+    pub fn read(headers: &'a HeaderMap) -> Self {
+        let mut known = Self::default();
+        for (name, value) in headers {
+            let slot = if name == http::header::CONTENT_LENGTH {
+                &mut known.content_length
+            } else if name == http::header::CONTENT_TYPE {
+                &mut known.content_type
+            } else if name == REQUEST_ID {
+                &mut known.request_id
+            } else if name == protomesh::wire::GRPC_TIMEOUT {
+                &mut known.grpc_timeout
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        known
+    }
+}
+
+/// The id of a request: its first `X-Request-Id` as sent (see [`Known`]), or a new one.
+pub fn request_id(known: &Known<'_>, ids: &RequestIds) -> HeaderValue {
+    match known.request_id {
         Some(value) => value.clone(),
         None => ids.next(),
     }
@@ -189,7 +225,7 @@ mod tests {
         headers.insert("grpc-metadata-tenant", HeaderValue::from_static("acme"));
         headers.insert("connection", HeaderValue::from_static("close"));
         let ids = RequestIds::new();
-        let id = request_id(&headers, &ids);
+        let id = request_id(&Known::read(&headers), &ids);
         let map = request_metadata(&headers, &id);
         assert_eq!(map.get("authorization").unwrap(), "Bearer t");
         assert_eq!(map.get("tenant").unwrap(), "acme");
@@ -200,7 +236,7 @@ mod tests {
         );
         assert_eq!(id.len(), 36);
         assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
-        assert_ne!(id, request_id(&headers, &ids));
+        assert_ne!(id, request_id(&Known::read(&headers), &ids));
     }
 
     /// Only a forwarded header's first value counts; a client's request id is echoed as sent
@@ -214,7 +250,7 @@ mod tests {
         headers.append("authorization", HeaderValue::from_static("Bearer two"));
         headers.append("x-request-id", HeaderValue::from_static("req-7"));
         headers.append("x-request-id", HeaderValue::from_static("req-8"));
-        let id = request_id(&headers, &RequestIds::new());
+        let id = request_id(&Known::read(&headers), &RequestIds::new());
         let map = request_metadata(&headers, &id);
         assert!(map.get("tracestate").is_none());
         assert_eq!(map.get_all("authorization").iter().count(), 1);
@@ -242,7 +278,10 @@ mod tests {
         headers.insert("grpc-metadata-bad-bin", HeaderValue::from_static("%%%"));
         headers.insert("traceparent", HeaderValue::from_bytes(b"00-\xff").unwrap());
         headers.insert("tracestate", HeaderValue::from_static("a=b"));
-        let map = request_metadata(&headers, &request_id(&headers, &RequestIds::new()));
+        let map = request_metadata(
+            &headers,
+            &request_id(&Known::read(&headers), &RequestIds::new()),
+        );
         assert_eq!(
             map.get_bin("blob-bin").unwrap().to_bytes().unwrap(),
             &[0, 1, 2][..]

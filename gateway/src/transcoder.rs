@@ -60,6 +60,14 @@ enum Routed<'a> {
     Call(&'a Route, Vec<String>),
 }
 
+/// What a call is made with besides the body: the request's head, the headers the transcoder
+/// reads, and the request's id.
+struct Head<'a> {
+    parts: &'a http::request::Parts,
+    known: headers::Known<'a>,
+    request_id: &'a HeaderValue,
+}
+
 /// The route table, descriptors and settings, shared by every request (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Transcoder {
@@ -158,15 +166,21 @@ impl Transcoder {
         let this = self.clone();
         let (parts, body) = request.into_parts();
         async move {
-            let request_id = headers::request_id(&parts.headers, &this.inner.ids);
+            let known = headers::Known::read(&parts.headers);
+            let request_id = headers::request_id(&known, &this.inner.ids);
             let cors = this.inner.settings.cors.as_ref();
             let origin = cors.and_then(|c| c.allowed_origin(&parts.headers));
             let (route, values) = match this.route(&parts, cors, origin) {
                 Routed::Answer(result) => return this.finish(result, origin, request_id),
                 Routed::Call(route, values) => (route, values),
             };
+            let head = Head {
+                parts: &parts,
+                known,
+                request_id: &request_id,
+            };
             let result = this
-                .call_route(route, &values, &parts, body, &request_id, upstream_for)
+                .call_route(route, &values, &head, body, upstream_for)
                 .await;
             let mut response = result.unwrap_or_else(|failure| this.error_response(&failure));
             response.extensions_mut().insert(route.label.clone());
@@ -285,14 +299,18 @@ impl Transcoder {
         &self,
         route: &Route,
         values: &[String],
-        parts: &http::request::Parts,
+        head: &Head<'_>,
         body: tonic::body::Body,
-        request_id: &HeaderValue,
         upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> impl Future<Output = Result<Response<tonic::body::Body>, Failure>> {
         async move {
+            let Head {
+                parts,
+                known,
+                request_id,
+            } = head;
             let inner = &*self.inner;
-            let bytes = self.read_body(route, parts, body).await?;
+            let bytes = self.read_body(route, known, body).await?;
             let discard = inner.settings.discard_unknown_fields;
             // A unary call of a plain message skips the dynamic message (`wirejson`), which
             // declines to prost-reflect's path below whatever it does not take as it is.
@@ -314,8 +332,7 @@ impl Transcoder {
             let upstream = upstream_for(service.full_name()).ok_or_else(|| {
                 tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
             })?;
-            let timeout = match protomesh::wire::get(&parts.headers, &protomesh::wire::GRPC_TIMEOUT)
-            {
+            let timeout = match known.grpc_timeout {
                 Some(value) => Some(
                     value
                         .to_str()
@@ -427,12 +444,12 @@ impl Transcoder {
     async fn read_body(
         &self,
         route: &Route,
-        parts: &http::request::Parts,
+        known: &headers::Known<'_>,
         body: tonic::body::Body,
     ) -> Result<Bytes, Failure> {
         let limit = self.inner.settings.max_body_bytes;
-        // A request carries a handful of headers: scanned, not hashed (`wire::get`).
-        let declared = protomesh::wire::get(&parts.headers, &header::CONTENT_LENGTH)
+        let declared = known
+            .content_length
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(Failure::http(
@@ -443,7 +460,7 @@ impl Transcoder {
         if matches!(route.body, BodyRule::None) {
             return Ok(Bytes::new());
         }
-        if let Some(kind) = protomesh::wire::get(&parts.headers, &header::CONTENT_TYPE) {
+        if let Some(kind) = known.content_type {
             let kind = media_type(kind);
             if !is_json(kind) {
                 return Err(Failure::http(
