@@ -43,28 +43,40 @@ const RESERVED: [&str; 9] = [
 /// (A syscall for randomness per request would cost more than the rest of the id handling.)
 #[derive(Debug)]
 pub struct RequestIds {
-    prefix: u64,
+    /// The id with a counter of 0: the prefix's half never changes, so it is formatted once.
+    template: [u8; uuid::fmt::Hyphenated::LENGTH],
     next: AtomicU64,
 }
+
+/// Where the counter's hex digits go in an id, most significant first (the last two groups).
+const COUNTER_DIGITS: [usize; 16] = [
+    19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+];
 
 impl RequestIds {
     /// A generator with a fresh random prefix and starting point.
     pub fn new() -> Self {
         let (prefix, start) = uuid::Uuid::new_v4().as_u64_pair();
+        let mut template = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::from_u64_pair(prefix, 0)
+            .hyphenated()
+            .encode_lower(&mut template);
         Self {
-            prefix,
+            template,
             next: AtomicU64::new(start),
         }
     }
 
-    /// The next id. Its bytes are shared: a clone (one for the upstream, one for the
-    /// response) counts a reference where a copied value's first clone would allocate.
+    /// The next id: the UUID of the prefix and the counter's next value. Its bytes are
+    /// shared: a clone (one for the upstream, one for the response) counts a reference where
+    /// a copied value's first clone would allocate.
     pub fn next(&self) -> HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        uuid::Uuid::from_u64_pair(self.prefix, n)
-            .hyphenated()
-            .encode_lower(&mut text);
+        let mut text = self.template;
+        for (i, &at) in COUNTER_DIGITS.iter().enumerate() {
+            text[at] = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+        }
         HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
             .unwrap_or(HeaderValue::from_static("-"))
     }
@@ -215,6 +227,22 @@ mod tests {
         assert_eq!(parse_timeout("5x"), None);
         assert_eq!(parse_timeout("S"), None);
         assert_eq!(parse_timeout("123456789S"), None);
+    }
+
+    /// Request ids are the UUIDs of the process's prefix and a counter that steps by one.
+    #[test]
+    fn request_ids_count_up_as_uuids() {
+        let ids = RequestIds::new();
+        let first = uuid::Uuid::parse_str(ids.next().to_str().unwrap()).unwrap();
+        let second = uuid::Uuid::parse_str(ids.next().to_str().unwrap()).unwrap();
+        let (prefix, n) = first.as_u64_pair();
+        assert_eq!(second.as_u64_pair(), (prefix, n.wrapping_add(1)));
+        assert_eq!(
+            ids.next().to_str().unwrap(),
+            uuid::Uuid::from_u64_pair(prefix, n.wrapping_add(2))
+                .hyphenated()
+                .to_string()
+        );
     }
 
     /// Forwarded headers and Grpc-Metadata-* become metadata; a request id is generated.
