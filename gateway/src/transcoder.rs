@@ -164,7 +164,7 @@ impl Transcoder {
         F: FnOnce(&str) -> Option<U>,
     {
         let this = self.clone();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         async move {
             let known = headers::Known::read(&parts.headers);
             let request_id = headers::request_id(&known, &this.inner.ids);
@@ -183,7 +183,13 @@ impl Transcoder {
                 .call_route(route, &values, &head, body, upstream_for)
                 .await;
             let mut response = result.unwrap_or_else(|failure| this.error_response(&failure));
-            response.extensions_mut().insert(route.label.clone());
+            // The route's label goes into the request's own map of extensions, emptied: the
+            // connection put its addresses there, so the map is already allocated.
+            let mut extensions = std::mem::take(&mut parts.extensions);
+            extensions.clear();
+            extensions.extend(std::mem::take(response.extensions_mut()));
+            extensions.insert(route.label.clone());
+            *response.extensions_mut() = extensions;
             this.finish(Ok(response), origin, request_id)
         }
     }

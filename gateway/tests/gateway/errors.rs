@@ -233,24 +233,23 @@ async fn deadline_is_enforced() {
     assert_eq!(reply.json()["code"], 4);
 }
 
-/// Responses carry the matched route template in their extensions (for metrics by route);
-/// unmatched requests carry none.
+/// Responses carry the matched route template in their extensions (for metrics by route),
+/// and none of the request's; unmatched requests carry none.
 #[tokio::test]
 async fn responses_name_their_route() {
     use protomesh_gateway::{Gateway, MatchedRoute, Transcoder, Upstreams};
     use tower::ServiceExt as _;
+    #[derive(Clone)]
+    struct FromTheRequest;
     let transcoder = Transcoder::new(crate::support::pool(), TranscodeSettings::default()).unwrap();
     let gateway = Gateway::new(transcoder, Upstreams::new());
-    let response = gateway
-        .clone()
-        .oneshot(
-            Request::get("/v1/echo/x")
-                .body(Full::<bytes::Bytes>::default())
-                .unwrap(),
-        )
-        .await
+    let mut request = Request::get("/v1/echo/x")
+        .body(Full::<bytes::Bytes>::default())
         .unwrap();
+    request.extensions_mut().insert(FromTheRequest);
+    let response = gateway.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), 503);
+    assert!(response.extensions().get::<FromTheRequest>().is_none());
     let label = response
         .extensions()
         .get::<MatchedRoute>()
