@@ -92,7 +92,14 @@ where
                 Ok(response.map(tonic::body::Body::new))
             });
         }
-        // The transcoder's future as it is: a future around it would hold its own copies.
-        Box::pin(self.transcoder.handle(request, |_| Some(inner)).map(Ok))
+        // The transcoder's future as it is (a future around it would hold its own copies),
+        // written into a box allocated first, so it can be built there rather than on the
+        // stack and copied.
+        let slot = Box::new_uninit();
+        let call: Pin<Box<_>> = Box::into_pin(Box::write(
+            slot,
+            self.transcoder.handle(request, |_| Some(inner)).map(Ok),
+        ));
+        call
     }
 }

@@ -86,12 +86,17 @@ where
             return Box::pin(async move { Ok(this.forward(request).await) });
         }
         let upstreams = self.upstreams.clone();
-        // The transcoder's future as it is: a future around it would hold its own copies.
-        Box::pin(
+        // The transcoder's future as it is (a future around it would hold its own copies),
+        // written into a box allocated first, so it can be built there rather than on the
+        // stack and copied.
+        let slot = Box::new_uninit();
+        let call: Pin<Box<_>> = Box::into_pin(Box::write(
+            slot,
             self.transcoder
                 .handle(request, move |service| upstreams.get(service))
                 .map(Ok),
-        )
+        ));
+        call
     }
 }
 

@@ -75,7 +75,7 @@ impl DispatchBuilder {
     pub(crate) fn add<S: RoutedService>(&mut self, service: S) {
         let handler: Handler = Box::new(move |request| {
             let mut service = service.clone();
-            super::shared::boxed(service.call(request))
+            super::shared::call_boxed(&mut service, request)
         });
         self.services.insert(S::NAME, handler);
     }

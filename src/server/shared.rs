@@ -8,7 +8,7 @@
 //! hands on a future that already is a [`CallFuture`] as it is.
 
 use std::{
-    any::Any,
+    any::{Any, TypeId},
     future::Future,
     pin::Pin,
     sync::Arc,
@@ -46,6 +46,26 @@ where
     }
 }
 
+/// Calls `service`, its future as a [`CallFuture`]: as it is when it already is one (see
+/// [`boxed`]); otherwise written into a box allocated before the call, so the compiler can
+/// build the future in the box rather than on the stack and copy it there (a server stack's
+/// future runs to hundreds of bytes).
+pub(crate) fn call_boxed<S, E>(service: &mut S, request: Request<Body>) -> CallFuture<E>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Into<E> + 'static,
+    E: Send + 'static,
+{
+    if TypeId::of::<S::Future>() == TypeId::of::<CallFuture<E>>() {
+        return boxed(service.call(request));
+    }
+    let slot = Box::new_uninit();
+    let call: Pin<Box<_>> =
+        Box::into_pin(Box::write(slot, service.call(request).map_err(Into::into)));
+    call
+}
+
 /// Calls a clone of the shared service.
 type Call<E> = dyn Fn(Request<Body>) -> CallFuture<E> + Send + Sync;
 
@@ -68,7 +88,7 @@ impl<E: Send + 'static> SharedService<E> {
         let call = move |request: Request<Body>| -> CallFuture<E> {
             let mut service = service.clone();
             match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(Ok(())) => boxed(service.call(request)),
+                Poll::Ready(Ok(())) => call_boxed(&mut service, request),
                 Poll::Ready(Err(e)) => Box::pin(std::future::ready(Err(e.into()))),
                 // Polled again, with the caller's waker, by the future.
                 Poll::Pending => {
@@ -139,6 +159,40 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    /// `call_boxed` passes a service's `CallFuture` on as it is and boxes any other future,
+    /// its error converted.
+    #[tokio::test]
+    async fn calls_are_boxed_once() {
+        let made = Arc::new(std::sync::Mutex::new(None));
+        let seen = made.clone();
+        let mut already = tower::service_fn(move |_: Request<Body>| {
+            let call: CallFuture<Infallible> = Box::pin(std::future::ready(ok()));
+            *seen.lock().unwrap() = Some(std::ptr::from_ref(&*call).cast::<()>() as usize);
+            call
+        });
+        let call = call_boxed::<_, Infallible>(&mut already, Request::new(Body::empty()));
+        let address = std::ptr::from_ref(&*call).cast::<()>() as usize;
+        assert_eq!(Some(address), *made.lock().unwrap());
+        assert!(call.await.is_ok());
+        let mut plain = tower::service_fn(|request: Request<Body>| {
+            std::future::ready(if request.uri().path() == "/ok" {
+                Ok(Response::new(Body::empty()))
+            } else {
+                Err("refused")
+            })
+        });
+        let ok_request = Request::builder().uri("/ok").body(Body::empty()).unwrap();
+        assert!(
+            call_boxed::<_, tower::BoxError>(&mut plain, ok_request)
+                .await
+                .is_ok()
+        );
+        let error = call_boxed::<_, tower::BoxError>(&mut plain, Request::new(Body::empty()))
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "refused");
     }
 
     /// Not ready on its first poll (the one with no waker), then ready: a service a front
