@@ -35,11 +35,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Points the generated servers at the kit's `server::grpc::Grpc`, a drop-in for tonic's
-/// `server::Grpc` with a leaner unary path. Fails the build if tonic's generated code no
-/// longer calls `tonic::server::Grpc::new`, so a change there cannot go unnoticed.
+/// `server::Grpc` with a leaner unary path, and has them box each call's future with
+/// `server::grpc::boxed`. Fails the build if tonic's generated code no longer calls
+/// `tonic::server::Grpc::new`, or boxes a future another way, so a change there cannot go
+/// unnoticed.
 fn use_kit_grpc(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     const TONIC: &str = "tonic::server::Grpc::new(";
     const KIT: &str = "crate::server::grpc::Grpc::new(";
+    const FUTURE: &str = "let fut = async move {";
+    const KIT_FUTURE: &str = "let fut = move || async move {";
+    const PIN: &str = "Box::pin(fut)";
+    const KIT_PIN: &str = "crate::server::grpc::boxed(fut)";
     let mut rewritten = 0;
     for entry in fs::read_dir(out_dir)? {
         let path = entry?.path();
@@ -49,7 +55,21 @@ fn use_kit_grpc(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         let code = fs::read_to_string(&path)?;
         let count = code.matches(TONIC).count();
         if count > 0 {
-            fs::write(&path, code.replace(TONIC, KIT))?;
+            // Each call's future, built in its box (see `server::grpc::boxed`): every
+            // `let fut = async move {` is returned by a `Box::pin(fut)`.
+            let (futures, pins) = (code.matches(FUTURE).count(), code.matches(PIN).count());
+            if futures != pins {
+                return Err(format!(
+                    "{}: {futures} `{FUTURE}` but {pins} `{PIN}`",
+                    path.display()
+                )
+                .into());
+            }
+            let code = code
+                .replace(TONIC, KIT)
+                .replace(FUTURE, KIT_FUTURE)
+                .replace(PIN, KIT_PIN);
+            fs::write(&path, code)?;
             rewritten += count;
         }
     }

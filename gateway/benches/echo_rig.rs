@@ -55,7 +55,8 @@ struct EchoReply {
 }
 
 /// The echo service as the kit's generated servers run it (prost messages, unary calls on
-/// `protomesh::server::grpc`): replies with the message and a fixed server tag.
+/// `protomesh::server::grpc`, the call's future boxed by `server::grpc::boxed`): replies
+/// with the message and a fixed server tag.
 #[derive(Clone)]
 struct Echo;
 
@@ -73,7 +74,7 @@ impl tower::Service<Request<tonic::body::Body>> for Echo {
     }
 
     fn call(&mut self, request: Request<tonic::body::Body>) -> Self::Future {
-        Box::pin(async move {
+        protomesh::server::grpc::boxed(move || async move {
             let mut grpc = protomesh::server::grpc::Grpc::new(tonic_prost::ProstCodec::default());
             let say = tower::service_fn(|req: tonic::Request<EchoRequest>| async move {
                 let reply = EchoReply {

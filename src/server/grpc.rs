@@ -43,6 +43,17 @@ const RESERVED: [HeaderName; 5] = [
     Status::GRPC_STATUS,
 ];
 
+/// The future `make` returns, in a box allocated before `make` runs, so the compiler can
+/// build the future in the box rather than on the stack and copy it there (a call's future
+/// is hundreds of bytes). The generated servers box every call's future with it.
+pub fn boxed<F, Fut>(make: F) -> std::pin::Pin<Box<Fut>>
+where
+    F: FnOnce() -> Fut,
+{
+    let slot = Box::new_uninit();
+    Box::into_pin(Box::write(slot, make()))
+}
+
 /// Runs one call of a generated server's method: a drop-in for `tonic::server::Grpc`.
 #[derive(Debug)]
 pub struct Grpc<C> {
