@@ -509,7 +509,9 @@ impl Transcoder {
 /// value is not text).
 fn media_type(value: &HeaderValue) -> &str {
     let text = value.to_str().unwrap_or("");
-    text.split_once(';').map_or(text, |(kind, _)| kind).trim()
+    // A byte scan: `split_once(';')` costs several times more on a value this short.
+    let end = text.bytes().position(|b| b == b';').unwrap_or(text.len());
+    text[..end].trim()
 }
 
 /// Whether a media type is JSON (`application/json` or any `+json` type, in any case), or

@@ -99,12 +99,12 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let service = request
-            .uri()
-            .path()
-            .strip_prefix('/')
-            .and_then(|path| path.split_once('/'))
-            .map(|(service, _)| service);
+        // `/package.Service/Method`: a byte scan, which costs a fraction of `split_once('/')`
+        // on a path this short.
+        let service = request.uri().path().strip_prefix('/').and_then(|path| {
+            let end = path.bytes().position(|b| b == b'/')?;
+            Some(&path[..end])
+        });
         match service.and_then(|name| self.services.get(name)) {
             Some(handler) => handler(request),
             None => Box::pin(std::future::ready(
