@@ -93,13 +93,8 @@ where
             });
         }
         // The transcoder's future as it is (a future around it would hold its own copies),
-        // written into a box allocated first, so it can be built there rather than on the
-        // stack and copied.
-        let slot = Box::new_uninit();
-        let call: Pin<Box<_>> = Box::into_pin(Box::write(
-            slot,
-            self.transcoder.handle(request, |_| Some(inner)).map(Ok),
-        ));
-        call
+        // built in its box.
+        let transcoder = &self.transcoder;
+        protomesh::server::grpc::boxed(|| transcoder.handle(request, |_| Some(inner)).map(Ok))
     }
 }

@@ -87,16 +87,13 @@ where
         }
         let upstreams = self.upstreams.clone();
         // The transcoder's future as it is (a future around it would hold its own copies),
-        // written into a box allocated first, so it can be built there rather than on the
-        // stack and copied.
-        let slot = Box::new_uninit();
-        let call: Pin<Box<_>> = Box::into_pin(Box::write(
-            slot,
-            self.transcoder
+        // built in its box.
+        let transcoder = &self.transcoder;
+        protomesh::server::grpc::boxed(|| {
+            transcoder
                 .handle(request, move |service| upstreams.get(service))
-                .map(Ok),
-        ));
-        call
+                .map(Ok)
+        })
     }
 }
 

@@ -45,7 +45,8 @@ const RESERVED: [HeaderName; 5] = [
 
 /// The future `make` returns, in a box allocated before `make` runs, so the compiler can
 /// build the future in the box rather than on the stack and copy it there (a call's future
-/// is hundreds of bytes). The generated servers box every call's future with it.
+/// is hundreds of bytes). The generated servers box every call's future with it, as do the
+/// server's stack and the gateway's REST calls.
 pub fn boxed<F, Fut>(make: F) -> std::pin::Pin<Box<Fut>>
 where
     F: FnOnce() -> Fut,

@@ -60,10 +60,7 @@ where
     if TypeId::of::<S::Future>() == TypeId::of::<CallFuture<E>>() {
         return boxed(service.call(request));
     }
-    let slot = Box::new_uninit();
-    let call: Pin<Box<_>> =
-        Box::into_pin(Box::write(slot, service.call(request).map_err(Into::into)));
-    call
+    super::grpc::boxed(|| service.call(request).map_err(Into::into))
 }
 
 /// Calls a clone of the shared service.
