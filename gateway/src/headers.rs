@@ -21,8 +21,9 @@ const FORWARDED: [HeaderName; 3] = [
 
 /// Forwarded headers whose values differ on every request: sent never-indexed, so they do not
 /// churn the HPACK table of the upstream connection (each new value would evict older
-/// entries and lengthen every later lookup).
-const UNIQUE_PER_REQUEST: [HeaderName; 2] = [HeaderName::from_static("traceparent"), REQUEST_ID];
+/// entries and lengthen every later lookup). The request id is one too; [`request_metadata`]
+/// adds it on its own.
+const UNIQUE_PER_REQUEST: [HeaderName; 1] = [HeaderName::from_static("traceparent")];
 
 /// Metadata never sent back as `Grpc-Metadata-*`: gRPC's own protocol headers, and `date`,
 /// which the upstream's HTTP/2 server stamps on every response (hyper's does) and the
@@ -165,6 +166,7 @@ pub fn request_metadata(headers: &HeaderMap, request_id: &HeaderValue) -> Metada
     }
     if request_id.to_str().is_ok() {
         let mut sent = request_id.clone();
+        // Never indexed: different on every request (see UNIQUE_PER_REQUEST).
         sent.set_sensitive(true);
         out.insert(REQUEST_ID, sent);
     }

@@ -23,33 +23,12 @@ use tower::{Service, ServiceExt as _};
 /// The response future of a [`SharedService`] failing with `E`.
 pub type CallFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
 
-/// `future` as a [`CallFuture`]: as it is when it already is one (tonic's generated servers
-/// and the gateway's REST layer return their calls boxed), boxed with its error converted
-/// otherwise. Boxing a boxed future again would cost an allocation and a copy per call.
-pub(crate) fn boxed<F, E1, E>(future: F) -> CallFuture<E>
-where
-    F: Future<Output = Result<Response<Body>, E1>> + Send + 'static,
-    E1: Into<E> + 'static,
-    E: Send + 'static,
-{
-    let mut slot = Some(future);
-    if let Some(call) = (&mut slot as &mut dyn Any)
-        .downcast_mut::<Option<CallFuture<E>>>()
-        .and_then(Option::take)
-    {
-        return call;
-    }
-    match slot {
-        Some(future) => Box::pin(future.map_err(Into::into)),
-        // Only taken above, where it was a `CallFuture`.
-        None => unreachable!("a CallFuture was taken but not returned"),
-    }
-}
-
-/// Calls `service`, its future as a [`CallFuture`]: as it is when it already is one (see
-/// [`boxed`]); otherwise written into a box allocated before the call, so the compiler can
-/// build the future in the box rather than on the stack and copy it there (a server stack's
-/// future runs to hundreds of bytes).
+/// Calls `service`, its future as a [`CallFuture`]: as it is when it already is one (tonic's
+/// generated servers and the gateway's REST layer return their calls boxed; boxing them again
+/// would cost an allocation and a copy per call); otherwise written, its error converted, into
+/// a box allocated before the call (`server::grpc::boxed`), so the compiler can build the
+/// future in the box rather than on the stack and copy it there (a server stack's future runs
+/// to hundreds of bytes).
 pub(crate) fn call_boxed<S, E>(service: &mut S, request: Request<Body>) -> CallFuture<E>
 where
     S: Service<Request<Body>, Response = Response<Body>>,
@@ -58,7 +37,14 @@ where
     E: Send + 'static,
 {
     if TypeId::of::<S::Future>() == TypeId::of::<CallFuture<E>>() {
-        return boxed(service.call(request));
+        let mut call = Some(service.call(request));
+        if let Some(call) = (&mut call as &mut dyn Any)
+            .downcast_mut::<Option<CallFuture<E>>>()
+            .and_then(Option::take)
+        {
+            return call;
+        }
+        unreachable!("a future of the same TypeId as CallFuture is one");
     }
     super::grpc::boxed(|| service.call(request).map_err(Into::into))
 }
@@ -139,23 +125,6 @@ mod tests {
 
     fn ok() -> Result<Response<Body>, Infallible> {
         Ok(Response::new(Body::empty()))
-    }
-
-    /// A future that is already a `CallFuture` comes back as it is (the same allocation);
-    /// any other is boxed, and both still resolve.
-    #[tokio::test]
-    async fn boxed_futures_are_not_boxed_again() {
-        let call: CallFuture<Infallible> = Box::pin(std::future::ready(ok()));
-        let address = |f: &CallFuture<Infallible>| std::ptr::from_ref(&**f).cast::<()>();
-        let before = address(&call);
-        let passed = boxed::<_, Infallible, Infallible>(call);
-        assert_eq!(address(&passed), before);
-        assert!(passed.await.is_ok());
-        assert!(
-            boxed::<_, Infallible, Infallible>(std::future::ready(ok()))
-                .await
-                .is_ok()
-        );
     }
 
     /// `call_boxed` passes a service's `CallFuture` on as it is and boxes any other future,
