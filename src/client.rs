@@ -395,7 +395,9 @@ impl Service<http::Request<Body>> for BalancedChannel {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(self.shared.clone().dispatch(request))
+        // Built in its box: the call's future is hundreds of bytes.
+        let shared = self.shared.clone();
+        crate::server::grpc::boxed(move || shared.dispatch(request))
     }
 }
 

@@ -227,41 +227,69 @@ impl Shared {
         };
         let mut tried: Vec<Arc<Endpoint>> = Vec::new();
         let mut retries = 0;
+        let path = self.observer.as_ref().map(|_| parts.uri.clone());
+        // Moved into the last attempt that may be sent; copied for any before it.
+        let mut parts = Some(parts);
         loop {
             let endpoint = self.wait_and_pick(key, &tried, deadline).await?;
-            let body = match (&replay, once.take()) {
-                (Some(bytes), _) => Body::new(Full::new(bytes.clone())),
-                (None, Some(body)) => body,
-                (None, None) => Body::empty(),
+            let timeout = match deadline {
+                Some(deadline) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(boxed(Status::deadline_exceeded(format!(
+                            "{}: deadline passed before the call was sent",
+                            self.target
+                        ))));
+                    }
+                    HeaderValue::from_str(&deadline::format_timeout(remaining)).ok()
+                }
+                None => None,
             };
-            let mut request = rebuild(&parts, body);
-            if let Some(deadline) = deadline {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    return Err(boxed(Status::deadline_exceeded(format!(
-                        "{}: deadline passed before the call was sent",
-                        self.target
-                    ))));
-                }
-                if let Ok(value) = HeaderValue::from_str(&deadline::format_timeout(remaining)) {
-                    request.headers_mut().insert(GRPC_TIMEOUT, value);
-                }
-            }
-            if let Some(hook) = &self.hook {
-                hook(request.headers_mut());
-            }
 
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             let attempt = self.recorder.start(&endpoint, &self.policies, method);
             let started = Instant::now();
             let result = {
                 let _in_flight = endpoint.start_call();
-                endpoint.channel.send(request).await
+                match endpoint.channel.ready().await {
+                    // Not sent: the request is whole for another endpoint.
+                    Err(error) => Err(error),
+                    Ok(ready) => {
+                        // Once sent, the request is needed again only if an answer may
+                        // still be retried.
+                        let again = replayable && idempotent && retries < self.config.max_retries;
+                        let body = match (&replay, once.take()) {
+                            (Some(bytes), _) => Body::new(Full::new(bytes.clone())),
+                            (None, Some(body)) => body,
+                            (None, None) => Body::empty(),
+                        };
+                        let mut request = match parts.take() {
+                            Some(kept) if again => {
+                                let request = rebuild(&kept, body);
+                                parts = Some(kept);
+                                request
+                            }
+                            Some(kept) => http::Request::from_parts(kept, body),
+                            None => return Err(boxed(Status::internal("call resent twice"))),
+                        };
+                        if let Some(value) = timeout {
+                            request.headers_mut().insert(GRPC_TIMEOUT, value);
+                        }
+                        if let Some(hook) = &self.hook {
+                            hook(request.headers_mut());
+                        }
+                        endpoint.channel.send_on(ready, request).await
+                    }
+                }
             };
             let latency = started.elapsed();
-            if let Some(observer) = &self.observer {
-                let path = parts.uri.path();
-                observer.on_attempt(path, &endpoint.address, grpc_status(&result), latency);
+            if let (Some(observer), Some(path)) = (&self.observer, &path) {
+                observer.on_attempt(
+                    path.path(),
+                    &endpoint.address,
+                    grpc_status(&result),
+                    latency,
+                );
             }
             // The attempt ends now (trailers-only answer, transport error: UNAVAILABLE, as
             // the caller sees it) or when its trailers arrive.
@@ -288,10 +316,12 @@ impl Shared {
             if let Some(time) = endpoint.record_failure(outlier, Instant::now()) {
                 tracing::info!(target = %self.target, endpoint = %endpoint.id, ?time, "endpoint ejected");
             }
-            let retryable = match outcome {
-                Outcome::ConnectFailed => replayable,
-                _ => replayable && idempotent,
-            };
+            // A request given to its last attempt is gone: nothing is left to resend.
+            let retryable = parts.is_some()
+                && match outcome {
+                    Outcome::ConnectFailed => replayable,
+                    _ => replayable && idempotent,
+                };
             let in_time = deadline.is_none_or(|d| Instant::now() < d);
             if retryable && retries < self.config.max_retries && in_time {
                 if self.budget.withdraw() {

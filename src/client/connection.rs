@@ -71,6 +71,13 @@ pub(crate) enum ConnectionError {
     Reply(#[source] tonic::Status),
 }
 
+/// A connection ready for one call ([`Connection::ready`]), the call counted as open on it.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    sender: SendRequest<Bytes>,
+    open: OpenStream,
+}
+
 /// A lazily made, shared HTTP/2 connection to one address (cheap to clone).
 #[derive(Debug, Clone)]
 pub(crate) struct Connection {
@@ -142,7 +149,26 @@ impl Connection {
         &self,
         request: Request<Body>,
     ) -> Result<Response<Body>, ConnectionError> {
+        let ready = self.ready().await?;
+        self.send_on(ready, request).await
+    }
+
+    /// The connection, made or made again if need be, ready to take a call. Fails only with
+    /// [`ConnectionError::Connect`]: nothing has been sent.
+    pub(crate) async fn ready(&self) -> Result<Ready, ConnectionError> {
+        let (sender, open) = self.ready_sender().await?;
+        Ok(Ready { sender, open })
+    }
+
+    /// Sends `request` (its URI a path) on `ready` and returns the response head with its
+    /// streaming body.
+    pub(crate) async fn send_on(
+        &self,
+        ready: Ready,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, ConnectionError> {
         let inner = &*self.inner;
+        let Ready { mut sender, open } = ready;
         let (mut parts, mut body) = request.into_parts();
         let mut uri = std::mem::take(&mut parts.uri).into_parts();
         uri.scheme = Some(inner.scheme.clone());
@@ -155,7 +181,6 @@ impl Connection {
         // HTTP/2 carries the version itself; h2 refuses requests that name another.
         parts.version = http::Version::HTTP_2;
 
-        let (mut sender, open) = self.ready_sender().await?;
         let end = body.is_end_stream();
         let (response, mut stream) = sender
             .send_request(Request::from_parts(parts, ()), end)

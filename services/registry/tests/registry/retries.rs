@@ -79,6 +79,38 @@ async fn only_idempotent_calls_are_retried() {
     );
 }
 
+/// A call whose connection cannot be made was never sent, so it goes to another endpoint even
+/// when it is not idempotent, and each create reaches a server exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_could_not_connect_goes_elsewhere_even_when_not_idempotent() {
+    let live = Replica::start("live");
+    // A port nobody listens on: connecting is refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let mut config = client_config();
+    // Round-robin, every endpoint offered calls: no health checks, no ejection.
+    config.balancer = protomesh::client::Balancer::RoundRobin;
+    config.health_checks = false;
+    config.outlier_failures = 0;
+    let channel = BalancedChannel::builder(format!("static://{dead},{}", live.address()))
+        .config(config)
+        .build()
+        .expect("client");
+    let mut client = CatalogServiceClient::new(channel.clone());
+
+    const CALLS: u64 = 20;
+    assert_eq!(creates(&mut client, CALLS).await, 0, "no create failed");
+    assert_eq!(live.stats.creates.load(Ordering::Relaxed), CALLS);
+    let stats = channel.stats();
+    assert_eq!(stats.calls, CALLS);
+    assert!(
+        stats.retries >= CALLS / 2 - 1,
+        "calls offered to the dead endpoint were retried: {stats:?}"
+    );
+    assert_eq!(stats.attempts, stats.calls + stats.retries);
+}
+
 /// In a total outage the retry budget keeps extra load near its percentage instead of
 /// multiplying every call by the attempt limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
