@@ -33,6 +33,7 @@
 //! - [`builder`]: [`ServerBuilder`] and the drain sequence.
 //! - [`announce`]: how a server tells discovery it is up, and that it is leaving.
 //! - [`deadline`]: [`Deadline`] and the `grpc-timeout` format.
+//! - [`drain`]: a port's open connections, told to finish when it drains.
 //! - [`signal`]: [`shutdown_signal`] (SIGTERM or ctrl-c).
 //! - [`error`] holds [`ServerError`].
 //! - [`grpc`]: what the generated servers run a method with (tonic's `server::Grpc`, with a
@@ -45,6 +46,7 @@
 pub mod announce;
 pub mod builder;
 pub mod deadline;
+pub mod drain;
 pub mod error;
 pub mod grpc;
 pub mod signal;

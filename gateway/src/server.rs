@@ -8,9 +8,10 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
+use protomesh::server::drain::Connections;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
@@ -88,7 +89,7 @@ where
     B: ResponseBody,
 {
     let builder = Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let connections = Connections::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -112,7 +113,7 @@ where
                 let connection = builder
                     .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                     .into_owned();
-                let connection = graceful.watch(connection);
+                let connection = connections.watch(connection);
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");
@@ -124,9 +125,9 @@ where
     }
     drop(listener);
     match drain_timeout {
-        None => graceful.shutdown().await,
+        None => connections.drain().await,
         Some(timeout) => {
-            if tokio::time::timeout(timeout, graceful.shutdown())
+            if tokio::time::timeout(timeout, connections.drain())
                 .await
                 .is_err()
             {

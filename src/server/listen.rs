@@ -12,7 +12,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
 use tokio_rustls::{TlsAcceptor, rustls::pki_types::CertificateDer};
@@ -20,7 +20,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{BoxError, Service, ServiceExt as _};
 
-use super::cut::CuttableIo;
+use super::{cut::CuttableIo, drain::Connections};
 
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -65,7 +65,7 @@ impl Listen {
         // hyper enforces its HTTP/1.1 header read timeout only with a timer.
         builder.http1().timer(TokioTimer::new());
         let builder = Arc::new(builder);
-        let graceful = GracefulShutdown::new();
+        let connections = Connections::new();
         // Boxed rather than pinned in place, so dropping it closes the listener.
         let mut incoming = Box::pin(incoming);
         tokio::pin!(close);
@@ -88,13 +88,13 @@ impl Listen {
                 local_addr: io.local_addr(),
                 remote_addr: io.peer_addr(),
             };
-            let (builder, service, watcher) =
-                (builder.clone(), service.clone(), graceful.watcher());
+            let (builder, service, connections) =
+                (builder.clone(), service.clone(), connections.clone());
             match &self.tls {
                 None => {
                     let service = connection_service(service, info, None);
                     let connection = builder.serve_connection(TokioIo::new(io), service);
-                    tokio::spawn(finish(watcher.watch(connection.into_owned())));
+                    tokio::spawn(finish(connections.watch(connection.into_owned())));
                 }
                 Some(tls) => {
                     let tls = tls.clone();
@@ -118,13 +118,13 @@ impl Listen {
                             .map(|certs| PeerCertificates(Arc::new(certs.to_vec())));
                         let service = connection_service(service, info, certs);
                         let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        finish(watcher.watch(connection.into_owned())).await;
+                        finish(connections.watch(connection.into_owned())).await;
                     });
                 }
             }
         }
         drop(incoming);
-        graceful.shutdown().await;
+        connections.drain().await;
     }
 }
 
