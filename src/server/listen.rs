@@ -20,7 +20,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{BoxError, Service, ServiceExt as _};
 
-use super::{cut::CuttableIo, drain::Connections};
+use super::{cut::CuttableIo, drain::Connections, timer::CoarseTimer};
 
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -62,8 +62,9 @@ impl Listen {
             builder = builder.http2_only();
         }
         builder.http2().timer(TokioTimer::new());
-        // hyper enforces its HTTP/1.1 header read timeout only with a timer.
-        builder.http1().timer(TokioTimer::new());
+        // hyper enforces its HTTP/1.1 header read timeout (30 s) only with a timer; it arms
+        // one per request, which a coarse timer makes cheap.
+        builder.http1().timer(CoarseTimer::new());
         let builder = Arc::new(builder);
         let connections = Connections::new();
         // Boxed rather than pinned in place, so dropping it closes the listener.
