@@ -56,20 +56,19 @@ impl Connections {
     where
         C: GracefulConnection + Send,
     {
+        self.slot().watch(connection)
+    }
+
+    /// A place for a connection not yet served (its TLS handshake under way, say): it counts
+    /// as open, so a drain waits for it, until dropped or given its connection with
+    /// [`Slot::watch`].
+    pub fn slot(&self) -> Slot {
         let key = lock(&self.shared.wakers).insert(None);
-        let mut watch = Watch {
+        Slot {
             shared: self.shared.clone(),
             key,
             waker: None,
             told: false,
-        };
-        async move {
-            let mut connection = pin!(connection);
-            std::future::poll_fn(|cx| {
-                watch.check(cx, connection.as_mut());
-                connection.as_mut().poll(cx)
-            })
-            .await
         }
     }
 
@@ -97,8 +96,9 @@ impl Connections {
     }
 }
 
-/// One watched connection's registration: its slot, removed when the connection ends.
-struct Watch {
+/// One connection's place among a port's [`Connections`], given up when dropped.
+#[derive(Debug)]
+pub struct Slot {
     shared: Arc<Shared>,
     key: usize,
     /// The waker last stored in the slot.
@@ -107,7 +107,22 @@ struct Watch {
     told: bool,
 }
 
-impl Watch {
+impl Slot {
+    /// Runs `connection` to its end in this place, as [`Connections::watch`] does.
+    pub fn watch<C>(mut self, connection: C) -> impl Future<Output = C::Output> + Send + use<C>
+    where
+        C: GracefulConnection + Send,
+    {
+        async move {
+            let mut connection = pin!(connection);
+            std::future::poll_fn(|cx| {
+                self.check(cx, connection.as_mut());
+                connection.as_mut().poll(cx)
+            })
+            .await
+        }
+    }
+
     /// Before each poll of the connection: tells it to finish if the port drains, else makes
     /// sure the drain can wake the task polling it.
     fn check<C: GracefulConnection>(&mut self, cx: &Context<'_>, connection: Pin<&mut C>) {
@@ -134,7 +149,7 @@ impl Watch {
     }
 }
 
-impl Drop for Watch {
+impl Drop for Slot {
     fn drop(&mut self) {
         let mut wakers = lock(&self.shared.wakers);
         wakers.try_remove(self.key);

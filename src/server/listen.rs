@@ -89,8 +89,7 @@ impl Listen {
                 local_addr: io.local_addr(),
                 remote_addr: io.peer_addr(),
             };
-            let (builder, service, connections) =
-                (builder.clone(), service.clone(), connections.clone());
+            let (builder, service) = (builder.clone(), service.clone());
             match &self.tls {
                 None => {
                     let service = connection_service(service, info, None);
@@ -99,6 +98,8 @@ impl Listen {
                 }
                 Some(tls) => {
                     let tls = tls.clone();
+                    // Taken now: a drain waits for the handshake too.
+                    let slot = connections.slot();
                     tokio::spawn(async move {
                         let stream =
                             match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(io)).await {
@@ -119,7 +120,7 @@ impl Listen {
                             .map(|certs| PeerCertificates(Arc::new(certs.to_vec())));
                         let service = connection_service(service, info, certs);
                         let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        finish(connections.watch(connection.into_owned())).await;
+                        finish(slot.watch(connection.into_owned())).await;
                     });
                 }
             }

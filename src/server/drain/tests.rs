@@ -123,3 +123,26 @@ async fn the_drain_waits_for_open_connections() {
     task.await.unwrap();
     assert_eq!(connections.count(), 0);
 }
+
+/// A slot taken for a connection not yet served (a TLS handshake under way) holds the drain
+/// open until it is dropped.
+#[tokio::test]
+async fn a_slot_holds_the_drain_until_dropped() {
+    let connections = Connections::new();
+    let slot = connections.slot();
+    assert_eq!(connections.count(), 1);
+    let drain = connections.clone();
+    let mut drained = tokio::spawn(async move { drain.drain().await });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), &mut drained)
+            .await
+            .is_err(),
+        "the drain resolved with a slot taken"
+    );
+    drop(slot);
+    tokio::time::timeout(Duration::from_secs(5), drained)
+        .await
+        .expect("the drain ended once the slot was dropped")
+        .unwrap();
+    assert_eq!(connections.count(), 0);
+}
