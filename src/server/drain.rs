@@ -109,18 +109,16 @@ pub struct Slot {
 
 impl Slot {
     /// Runs `connection` to its end in this place, as [`Connections::watch`] does.
-    pub fn watch<C>(mut self, connection: C) -> impl Future<Output = C::Output> + Send + use<C>
+    pub async fn watch<C>(mut self, connection: C) -> C::Output
     where
         C: GracefulConnection + Send,
     {
-        async move {
-            let mut connection = pin!(connection);
-            std::future::poll_fn(|cx| {
-                self.check(cx, connection.as_mut());
-                connection.as_mut().poll(cx)
-            })
-            .await
-        }
+        let mut connection = pin!(connection);
+        std::future::poll_fn(|cx| {
+            self.check(cx, connection.as_mut());
+            connection.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// Before each poll of the connection: tells it to finish if the port drains, else makes
