@@ -39,6 +39,24 @@ async fn request(client: &mut TcpStream) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// Asserts that a drain of `connections` is still waiting 200 ms on, and that it ends soon
+/// after `release` lets the last connection go.
+async fn drain_waits_for(connections: &Connections, release: impl FnOnce()) {
+    let drain = connections.clone();
+    let mut drained = tokio::spawn(async move { drain.drain().await });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut drained)
+            .await
+            .is_err(),
+        "the drain resolved with a connection open"
+    );
+    release();
+    tokio::time::timeout(Duration::from_secs(5), drained)
+        .await
+        .expect("the drain ended once the last connection was let go")
+        .unwrap();
+}
+
 /// An idle keep-alive connection is closed by the drain, which then resolves; the table of
 /// connections is empty again.
 #[tokio::test]
@@ -107,19 +125,7 @@ async fn the_drain_waits_for_open_connections() {
     let task = serve_one(&listener, &connections).await;
     tokio::task::yield_now().await;
 
-    let drain = connections.clone();
-    let mut drained = tokio::spawn(async move { drain.drain().await });
-    assert!(
-        tokio::time::timeout(Duration::from_millis(200), &mut drained)
-            .await
-            .is_err(),
-        "the drain resolved with a connection open"
-    );
-    drop(client);
-    tokio::time::timeout(Duration::from_secs(5), drained)
-        .await
-        .expect("the drain ended once the client left")
-        .unwrap();
+    drain_waits_for(&connections, || drop(client)).await;
     task.await.unwrap();
     assert_eq!(connections.count(), 0);
 }
@@ -131,18 +137,6 @@ async fn a_slot_holds_the_drain_until_dropped() {
     let connections = Connections::new();
     let slot = connections.slot();
     assert_eq!(connections.count(), 1);
-    let drain = connections.clone();
-    let mut drained = tokio::spawn(async move { drain.drain().await });
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), &mut drained)
-            .await
-            .is_err(),
-        "the drain resolved with a slot taken"
-    );
-    drop(slot);
-    tokio::time::timeout(Duration::from_secs(5), drained)
-        .await
-        .expect("the drain ended once the slot was dropped")
-        .unwrap();
+    drain_waits_for(&connections, || drop(slot)).await;
     assert_eq!(connections.count(), 0);
 }
