@@ -1,5 +1,5 @@
 //! Serving a tower service on a bound listener: HTTP/1.1 and HTTP/2 (h2c) on one port, with
-//! graceful drain of open connections on shutdown.
+//! graceful drain of open connections on shutdown and a time limit on HTTP/1.1 request heads.
 
 use std::{future::Future, io, time::Duration};
 
@@ -11,7 +11,7 @@ use hyper_util::{
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
-use protomesh::server::drain::Connections;
+use protomesh::server::{drain::Connections, timer::CoarseTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
@@ -59,6 +59,29 @@ impl<S, B: ResponseBody> HttpService<B> for S where
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
+/// How long an HTTP/1.1 connection may wait for a request head (hyper's default, as the kit's
+/// server): counted from when the connection starts waiting, so it bounds both a client that
+/// sends a head slowly and a keep-alive connection left idle. Past it the connection closes.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time limits of [`serve_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// After shutdown, how long open connections get to finish; `None` waits for all of them.
+    pub drain_timeout: Option<Duration>,
+    /// See [`HEADER_READ_TIMEOUT`], the default.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            drain_timeout: None,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+}
+
 /// The client's address, added to every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub std::net::SocketAddr);
@@ -73,7 +96,7 @@ where
     S: HttpService<B>,
     B: ResponseBody,
 {
-    serve_draining(listener, service, shutdown, None).await
+    serve_with(listener, service, shutdown, Limits::default()).await
 }
 
 /// [`serve`], with the wait for open connections bounded by `drain_timeout`: past it, this
@@ -88,7 +111,31 @@ where
     S: HttpService<B>,
     B: ResponseBody,
 {
-    let builder = Builder::new(TokioExecutor::new());
+    let limits = Limits {
+        drain_timeout,
+        ..Limits::default()
+    };
+    serve_with(listener, service, shutdown, limits).await
+}
+
+/// [`serve`] within `limits`.
+pub async fn serve_with<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+    limits: Limits,
+) -> io::Result<()>
+where
+    S: HttpService<B>,
+    B: ResponseBody,
+{
+    let mut builder = Builder::new(TokioExecutor::new());
+    // hyper enforces the header read timeout only with a timer; it re-arms it for every
+    // request, which a coarse timer makes cheap.
+    builder
+        .http1()
+        .timer(CoarseTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     let connections = Connections::new();
     tokio::pin!(shutdown);
     loop {
@@ -124,7 +171,7 @@ where
         }
     }
     drop(listener);
-    match drain_timeout {
+    match limits.drain_timeout {
         None => connections.drain().await,
         Some(timeout) => {
             if tokio::time::timeout(timeout, connections.drain())
@@ -140,3 +187,6 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
