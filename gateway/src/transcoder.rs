@@ -65,7 +65,7 @@ enum Routed<'a> {
 struct Head<'a> {
     parts: &'a http::request::Parts,
     known: headers::Known<'a>,
-    request_id: &'a HeaderValue,
+    request_id: HeaderValue,
 }
 
 /// The route table, descriptors and settings, shared by every request (cheap to clone).
@@ -166,22 +166,25 @@ impl Transcoder {
         let this = self.clone();
         let (mut parts, body) = request.into_parts();
         async move {
-            let known = headers::Known::read(&parts.headers);
-            let request_id = headers::request_id(&known, &this.inner.ids);
+            // In a block: what is read from the headers is kept once, in `head`.
+            let head = {
+                let known = headers::Known::read(&parts.headers);
+                Head {
+                    parts: &parts,
+                    request_id: headers::request_id(&known, &this.inner.ids),
+                    known,
+                }
+            };
             let cors = this.inner.settings.cors.as_ref();
             let origin = cors.and_then(|c| c.allowed_origin(&parts.headers));
             let (route, values) = match this.route(&parts, cors, origin) {
-                Routed::Answer(result) => return this.finish(result, origin, request_id),
+                Routed::Answer(result) => return this.finish(result, origin, head.request_id),
                 Routed::Call(route, values) => (route, values),
-            };
-            let head = Head {
-                parts: &parts,
-                known,
-                request_id: &request_id,
             };
             let result = this
                 .call_route(route, &values, &head, body, upstream_for)
                 .await;
+            let request_id = head.request_id;
             let mut response = result.unwrap_or_else(|failure| this.error_response(&failure));
             // The route's label goes into the request's own map of extensions, emptied: the
             // connection put its addresses there, so the map is already allocated.
@@ -317,23 +320,9 @@ impl Transcoder {
             } = head;
             let inner = &*self.inner;
             let bytes = self.read_body(route, known, body).await?;
-            let discard = inner.settings.discard_unknown_fields;
-            // A unary call of a plain message skips the dynamic message (`wirejson`), which
-            // declines to prost-reflect's path below whatever it does not take as it is.
-            let direct = route
-                .direct_request
-                .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
-                .flatten();
-            let message = match direct {
-                Some(wire) => Outgoing::Wire(wire),
-                None => Outgoing::Message(crate::transcode::request(
-                    route,
-                    values,
-                    parts.uri.query(),
-                    &bytes,
-                    discard,
-                )?),
-            };
+            // Made in a function: the body's bytes, once transcoded, take no room in the
+            // future while the call is made.
+            let message = self.outgoing(route, values, parts, bytes)?;
             let service = route.method.parent_service();
             let upstream = upstream_for(service.full_name()).ok_or_else(|| {
                 tonic::Status::unavailable(format!("no upstream for {}", service.full_name()))
@@ -377,21 +366,9 @@ impl Transcoder {
                 timeout,
             );
             let (meta, reply) = match timeout {
-                Some(limit) => {
-                    let started = tokio::time::Instant::now();
-                    let expired =
-                        || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
-                    match tokio::time::timeout(limit, unary).await {
-                        Err(_) => return Err(expired().into()),
-                        Ok(Err(status))
-                            if status.code() == tonic::Code::Cancelled
-                                && started.elapsed() >= limit =>
-                        {
-                            return Err(expired().into());
-                        }
-                        Ok(result) => result?,
-                    }
-                }
+                // Boxed: the call and the call with its timer, side by side in every call's
+                // future, would size it past the allocator's small blocks (1 KiB).
+                Some(limit) => Box::pin(within(limit, unary)).await?,
                 None => unary.await?,
             };
             let direct = route
@@ -445,6 +422,33 @@ impl Transcoder {
         );
         headers::response_headers(&meta, response.headers_mut());
         Ok(response)
+    }
+
+    /// The request message of `route` from the body's `bytes`, `values` (the path's) and the
+    /// query. A unary call of a plain message skips the dynamic message (`wirejson`), which
+    /// declines to prost-reflect's path whatever it does not take as it is.
+    fn outgoing(
+        &self,
+        route: &Route,
+        values: &[String],
+        parts: &http::request::Parts,
+        bytes: Bytes,
+    ) -> Result<Outgoing, Failure> {
+        let discard = self.inner.settings.discard_unknown_fields;
+        let direct = route
+            .direct_request
+            .then(|| crate::wirejson::to_wire(&route.method.input(), &bytes, discard))
+            .flatten();
+        Ok(match direct {
+            Some(wire) => Outgoing::Wire(wire),
+            None => Outgoing::Message(crate::transcode::request(
+                route,
+                values,
+                parts.uri.query(),
+                &bytes,
+                discard,
+            )?),
+        })
     }
 
     async fn read_body(
@@ -534,6 +538,25 @@ fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
         .get::<tonic::transport::server::TcpConnectInfo>()
         .and_then(|info| info.remote_addr())
         .map(|addr| addr.ip())
+}
+
+/// `call`, bounded by `limit`: past it, or cancelled by the upstream once it has passed,
+/// DEADLINE_EXCEEDED (an upstream may report its own expiry as CANCELLED).
+async fn within<T>(
+    limit: std::time::Duration,
+    call: impl Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    let started = tokio::time::Instant::now();
+    let expired = || tonic::Status::deadline_exceeded(format!("no reply within {limit:?}"));
+    match tokio::time::timeout(limit, call).await {
+        Err(_) => Err(expired()),
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled && started.elapsed() >= limit =>
+        {
+            Err(expired())
+        }
+        Ok(result) => result,
+    }
 }
 
 fn json_response(code: StatusCode, body: Bytes) -> Response<tonic::body::Body> {

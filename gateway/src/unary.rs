@@ -196,21 +196,20 @@ where
 {
     let mut body = std::pin::pin!(Limited::new(body, limit));
     let mut data = protomesh::wire::Gathered::default();
-    let mut trailers = None;
     while let Some(frame) = body.frame().await {
         match frame?.into_data() {
             Ok(chunk) => data.push(chunk),
+            // Trailers end a gRPC body: no need to poll it (through every layer of the stack
+            // it came through) once more to see its end. Returned at once, not kept in a
+            // variable that would take room in the future while it waits for frames.
             Err(frame) => {
                 if let Ok(map) = frame.into_trailers() {
-                    // Trailers end a gRPC body: no need to poll it (through every layer of
-                    // the stack it came through) once more to see its end.
-                    trailers = Some(map);
-                    break;
+                    return Ok((data.finish(), Some(map)));
                 }
             }
         }
     }
-    Ok((data.finish(), trailers))
+    Ok((data.finish(), None))
 }
 
 /// Strips the prefix of the one message a unary response body must hold.
