@@ -126,13 +126,16 @@ async fn main_async(args: Vec<String>) {
                 workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 make,
             };
-            let drain = standalone::Drain {
+            let serving = standalone::Serving {
                 grace_period: std::time::Duration::ZERO,
-                timeout: std::time::Duration::from_secs(5),
+                drain_timeout: std::time::Duration::from_secs(5),
+                ..standalone::Serving::default()
             };
-            standalone::serve_sharded(listener, None, shards, reporter, registry, drain, shutdown)
-                .await
-                .expect("serve");
+            standalone::serve_sharded(
+                listener, None, shards, reporter, registry, serving, shutdown,
+            )
+            .await
+            .expect("serve");
         }
         "embedded" => {
             // As a protomesh service serves it: the kit's server stack, REST opted in with

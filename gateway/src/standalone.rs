@@ -33,13 +33,37 @@ pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 /// The gRPC health service name the gateway reports under (the empty name: the whole process).
 const OVERALL: &str = "";
 
-/// How the standalone gateway leaves on shutdown.
+/// How the standalone gateway holds its connections and leaves on shutdown.
 #[derive(Debug, Clone, Copy)]
-pub struct Drain {
+pub struct Serving {
     /// Time between turning `NOT_SERVING` and closing the listener.
     pub grace_period: Duration,
     /// Bound on waiting for requests in flight once the listener is closed.
-    pub timeout: Duration,
+    pub drain_timeout: Duration,
+    /// How long an HTTP/1.1 connection may wait for a request head (see
+    /// [`server::HEADER_READ_TIMEOUT`]).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Serving {
+    /// The kit server's defaults.
+    fn default() -> Self {
+        Self {
+            grace_period: protomesh::config::server::DEFAULT_GRACE_PERIOD,
+            drain_timeout: protomesh::config::server::DEFAULT_DRAIN_TIMEOUT,
+            header_read_timeout: server::HEADER_READ_TIMEOUT,
+        }
+    }
+}
+
+impl Serving {
+    /// The limits of each listening thread.
+    fn limits(&self) -> server::Limits {
+        server::Limits {
+            drain_timeout: Some(self.drain_timeout),
+            header_read_timeout: self.header_read_timeout,
+        }
+    }
 }
 
 /// The gateway process's health: the reporter [`serve`] drives, and the `grpc.health.v1`
@@ -67,7 +91,7 @@ pub async fn serve<S, B>(
     gateway: S,
     reporter: HealthReporter,
     registry: Registry,
-    drain: Drain,
+    serving: Serving,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()>
 where
@@ -78,7 +102,10 @@ where
         workers: 1,
         make: move || Ok::<_, BoxError>(gateway.clone()),
     };
-    serve_sharded(listener, admin, shards, reporter, registry, drain, shutdown).await
+    serve_sharded(
+        listener, admin, shards, reporter, registry, serving, shutdown,
+    )
+    .await
 }
 
 /// How many gateways serve the port, and how each is made.
@@ -103,7 +130,7 @@ pub async fn serve_sharded<F, S, B>(
     shards: Shards<F>,
     reporter: HealthReporter,
     registry: Registry,
-    drain: Drain,
+    serving: Serving,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()>
 where
@@ -124,7 +151,7 @@ where
             make.clone(),
             metrics.clone(),
             stopped.clone(),
-            drain.timeout,
+            serving.limits(),
         )?);
     }
     reporter
@@ -145,11 +172,11 @@ where
         reporter
             .set_service_status(OVERALL, ServingStatus::NotServing)
             .await;
-        tracing::info!(grace = ?drain.grace_period, "not serving; draining");
-        tokio::time::sleep(drain.grace_period).await;
+        tracing::info!(grace = ?serving.grace_period, "not serving; draining");
+        tokio::time::sleep(serving.grace_period).await;
         let _ = stop.send(true);
     };
-    let result = server::serve_draining(listener, service, leaving, Some(drain.timeout)).await;
+    let result = server::serve_with(listener, service, leaving, serving.limits()).await;
     for thread in threads {
         let _ = thread.await;
     }
@@ -169,7 +196,7 @@ fn clone_listener(listener: &TcpListener) -> io::Result<std::net::TcpListener> {
 }
 
 /// Starts gateway thread `index`: a current-thread runtime serving a gateway from `make` on
-/// `socket` until `stopped` turns true, then draining for up to `drain_timeout`. A thread
+/// `socket` until `stopped` turns true, then draining, within `limits`. A thread
 /// that cannot start or serve logs why at once. The receiver resolves when the thread is done.
 fn spawn_shard<F, S, B>(
     index: usize,
@@ -177,7 +204,7 @@ fn spawn_shard<F, S, B>(
     make: Arc<F>,
     metrics: HttpMetrics,
     mut stopped: tokio::sync::watch::Receiver<bool>,
-    drain_timeout: Duration,
+    limits: server::Limits,
 ) -> io::Result<tokio::sync::oneshot::Receiver<()>>
 where
     F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
@@ -199,7 +226,7 @@ where
                     let stop = async move {
                         let _ = stopped.wait_for(|stop| *stop).await;
                     };
-                    server::serve_draining(listener, service, stop, Some(drain_timeout)).await
+                    server::serve_with(listener, service, stop, limits).await
                 })
             };
             if let Err(e) = run() {

@@ -13,6 +13,8 @@ pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:50051";
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(2);
 /// Default bound on waiting for in-flight calls once the listener is closed.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time an HTTP/1.1 connection may wait for a request head (hyper's).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default deadline of a unary call whose caller sent none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// Default number of calls served at once before new ones are shed.
@@ -36,6 +38,13 @@ pub struct ServerConfig {
     /// ([`DEFAULT_DRAIN_TIMEOUT`]); calls still running then are cut.
     #[serde(with = "super::duration")]
     pub drain_timeout: Duration,
+    /// How long an HTTP/1.1 connection (REST, embedded or through the gateway) may wait for a
+    /// request head, counted from when it starts waiting: past it the connection closes, so a
+    /// client sending a head slowly or an idle keep-alive connection does not hold it
+    /// ([`DEFAULT_HEADER_READ_TIMEOUT`]). Behind a load balancer, make it longer than the
+    /// balancer's idle timeout.
+    #[serde(with = "super::duration")]
+    pub header_read_timeout: Duration,
     /// Deadline of a unary call whose caller sent no `grpc-timeout`; `0s` for none
     /// ([`DEFAULT_DEADLINE`]). Streaming calls get none unless `method_deadlines` names them.
     #[serde(with = "super::duration")]
@@ -65,6 +74,7 @@ impl Default for ServerConfig {
             admin_addr: None,
             grace_period: DEFAULT_GRACE_PERIOD,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             default_deadline: DEFAULT_DEADLINE,
             method_deadlines: BTreeMap::new(),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
@@ -84,6 +94,9 @@ impl ServerConfig {
             origin: "validation".to_string(),
             message: message.to_string(),
         };
+        if self.header_read_timeout.is_zero() {
+            return Err(invalid("header_read_timeout", "must be longer than 0s"));
+        }
         if self.max_message_size == 0 {
             return Err(invalid("max_message_size", "must be at least 1 byte"));
         }

@@ -188,6 +188,7 @@ impl ServerBuilder {
                 .map(|tls| tls::acceptor(tls, http1))
                 .transpose()?,
             http1,
+            header_read_timeout: self.config.header_read_timeout,
         };
 
         let mut names = self.names.clone();

@@ -39,6 +39,8 @@ pub(crate) struct Listen {
     pub(crate) tls: Option<TlsAcceptor>,
     /// Whether HTTP/1.1 is answered besides HTTP/2.
     pub(crate) http1: bool,
+    /// How long an HTTP/1.1 connection may wait for a request head.
+    pub(crate) header_read_timeout: Duration,
 }
 
 impl Listen {
@@ -62,9 +64,12 @@ impl Listen {
             builder = builder.http2_only();
         }
         builder.http2().timer(TokioTimer::new());
-        // hyper enforces its HTTP/1.1 header read timeout (30 s) only with a timer; it arms
-        // one per request, which a coarse timer makes cheap.
-        builder.http1().timer(CoarseTimer::new());
+        // hyper enforces its HTTP/1.1 header read timeout only with a timer; it arms one per
+        // request, which a coarse timer makes cheap.
+        builder
+            .http1()
+            .timer(CoarseTimer::new())
+            .header_read_timeout(self.header_read_timeout);
         let builder = Arc::new(builder);
         let connections = Connections::new();
         // Boxed rather than pinned in place, so dropping it closes the listener.

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use protomesh::config::{
-    ConfigError, Loader, LogFormat, ServerConfig, server::DEFAULT_GRACE_PERIOD,
+    ConfigError, Loader, LogFormat, ServerConfig,
+    server::{DEFAULT_GRACE_PERIOD, DEFAULT_HEADER_READ_TIMEOUT},
 };
 use serde::Deserialize;
 
@@ -43,6 +44,7 @@ fn layers_override_in_order() {
         .env(env(&[
             ("PROTOMESH_SERVER__CONCURRENCY_LIMIT", "20"),
             ("PROTOMESH_SERVER__MAX_MESSAGE_SIZE", "2000"),
+            ("PROTOMESH_SERVER__HEADER_READ_TIMEOUT", "75s"),
             ("PROTOMESH_CONFIG", "role.toml"),
             ("HOME", "/root"),
         ]))
@@ -61,6 +63,7 @@ fn layers_override_in_order() {
         Duration::from_secs(7),
         "file beats default"
     );
+    assert_eq!(settings.server.header_read_timeout, Duration::from_secs(75));
     assert_eq!(settings.server.log_format, LogFormat::Json);
     assert_eq!(settings.server.listen_addr.port(), 7001);
     assert_eq!(settings.database_url, "sqlite://file.db");
@@ -71,6 +74,10 @@ fn layers_override_in_order() {
     settings.server.validate("server").unwrap();
     let defaults: RoleSettings = Loader::new().load().unwrap();
     assert_eq!(defaults.server.grace_period, DEFAULT_GRACE_PERIOD);
+    assert_eq!(
+        defaults.server.header_read_timeout,
+        DEFAULT_HEADER_READ_TIMEOUT
+    );
 }
 
 /// A bad value names the setting and the layer it came from.
@@ -133,4 +140,11 @@ fn validation_names_the_setting() {
         .insert("GetProduct".into(), Duration::from_secs(1));
     let error = config.validate("server").unwrap_err();
     assert_eq!(error.setting(), Some("server.method_deadlines"));
+
+    let config = ServerConfig {
+        header_read_timeout: Duration::ZERO,
+        ..ServerConfig::default()
+    };
+    let error = config.validate("server").unwrap_err();
+    assert_eq!(error.setting(), Some("server.header_read_timeout"));
 }

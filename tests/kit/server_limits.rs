@@ -164,3 +164,38 @@ async fn oversized_messages_are_refused() {
     );
     server.stop().await.unwrap();
 }
+
+/// `header_read_timeout` is the server's: an HTTP/1.1 client (the port takes HTTP/1.1 with a
+/// front layer) that sends half a request head is closed without an answer once it passes,
+/// long before hyper's default of 30 s.
+#[tokio::test]
+async fn the_configured_header_read_timeout_closes_a_slow_http1_head() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let server = TestServer::start_with(config, None, |b| {
+        b.front(tower::layer::util::Identity::new())
+    })
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(b"POST /nothing.Here/Call HTTP/1.1\r\nhost:")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "not closed within 10 s: {closed:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed early: {waited:?}"
+    );
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    server.stop().await.unwrap();
+}

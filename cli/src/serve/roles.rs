@@ -203,13 +203,15 @@ async fn gateway(
         ),
         make,
     };
-    let drain = standalone::Drain {
+    let serving = standalone::Serving {
         grace_period: server.grace_period,
-        timeout: server.drain_timeout,
+        drain_timeout: server.drain_timeout,
+        header_read_timeout: server.header_read_timeout,
     };
-    let served =
-        standalone::serve_sharded(listener, admin, shards, reporter, metrics, drain, shutdown)
-            .await;
+    let served = standalone::serve_sharded(
+        listener, admin, shards, reporter, metrics, serving, shutdown,
+    )
+    .await;
     for task in refreshers
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -10,7 +10,7 @@ use std::{
 use protomesh::metrics::Registry;
 use protomesh_gateway::{
     Gateway, TranscodeSettings, Transcoder, Upstreams,
-    standalone::{self, Drain, HEALTH_SERVICE},
+    standalone::{self, HEALTH_SERVICE, Serving},
     upstream,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -37,9 +37,10 @@ async fn start(grace_period: Duration) -> Process {
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (addr, admin_addr) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let drain = Drain {
+    let serving = Serving {
         grace_period,
-        timeout: Duration::from_secs(5),
+        drain_timeout: Duration::from_secs(5),
+        ..Serving::default()
     };
     let (reporter, health) = standalone::health();
     let upstreams = Upstreams::single(upstream(channel)).with_service(HEALTH_SERVICE, health);
@@ -49,7 +50,7 @@ async fn start(grace_period: Duration) -> Process {
         Gateway::new(transcoder, upstreams),
         reporter,
         Registry::new(),
-        drain,
+        serving,
         async {
             let _ = stopped.await;
         },
@@ -189,9 +190,10 @@ async fn sharded_gateway_serves_from_every_thread_and_drains() {
         standalone::Shards { workers: 3, make },
         reporter,
         Registry::new(),
-        Drain {
+        Serving {
             grace_period: Duration::ZERO,
-            timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
+            ..Serving::default()
         },
         async {
             let _ = stopped.await;
