@@ -11,7 +11,10 @@ use hyper_util::{
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
-use protomesh::server::{drain::Connections, timer::CoarseTimer};
+use protomesh::{
+    config::server::DEFAULT_HEADER_READ_TIMEOUT,
+    server::{drain::Connections, timer::CoarseTimer},
+};
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
@@ -59,17 +62,15 @@ impl<S, B: ResponseBody> HttpService<B> for S where
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
-/// How long an HTTP/1.1 connection may wait for a request head (hyper's default, as the kit's
-/// server): counted from when the connection starts waiting, so it bounds both a client that
-/// sends a head slowly and a keep-alive connection left idle. Past it the connection closes.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Time limits of [`serve_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// After shutdown, how long open connections get to finish; `None` waits for all of them.
     pub drain_timeout: Option<Duration>,
-    /// See [`HEADER_READ_TIMEOUT`], the default.
+    /// How long an HTTP/1.1 connection may wait for a request head, counted from when it
+    /// starts waiting: it bounds both a client that sends a head slowly and a keep-alive
+    /// connection left idle. Past it the connection closes. By default the kit server's
+    /// ([`DEFAULT_HEADER_READ_TIMEOUT`]).
     pub header_read_timeout: Duration,
 }
 
@@ -77,7 +78,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             drain_timeout: None,
-            header_read_timeout: HEADER_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }

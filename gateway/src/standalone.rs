@@ -41,7 +41,7 @@ pub struct Serving {
     /// Bound on waiting for requests in flight once the listener is closed.
     pub drain_timeout: Duration,
     /// How long an HTTP/1.1 connection may wait for a request head (see
-    /// [`server::HEADER_READ_TIMEOUT`]).
+    /// [`server::Limits::header_read_timeout`]).
     pub header_read_timeout: Duration,
 }
 
@@ -51,7 +51,7 @@ impl Default for Serving {
         Self {
             grace_period: protomesh::config::server::DEFAULT_GRACE_PERIOD,
             drain_timeout: protomesh::config::server::DEFAULT_DRAIN_TIMEOUT,
-            header_read_timeout: server::HEADER_READ_TIMEOUT,
+            header_read_timeout: protomesh::config::server::DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
