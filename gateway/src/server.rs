@@ -66,6 +66,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// After shutdown, how long open connections get to finish; `None` waits for all of them.
+    /// Past it, [`serve_with`] returns and the connections still open are left to the
+    /// process's exit.
     pub drain_timeout: Option<Duration>,
     /// How long an HTTP/1.1 connection may wait for a request head, counted from when it
     /// starts waiting: it bounds both a client that sends a head slowly and a keep-alive
@@ -98,25 +100,6 @@ where
     B: ResponseBody,
 {
     serve_with(listener, service, shutdown, Limits::default()).await
-}
-
-/// [`serve`], with the wait for open connections bounded by `drain_timeout`: past it, this
-/// returns and the connections still open are left to the process's exit.
-pub async fn serve_draining<S, B>(
-    listener: TcpListener,
-    service: S,
-    shutdown: impl Future<Output = ()>,
-    drain_timeout: Option<Duration>,
-) -> io::Result<()>
-where
-    S: HttpService<B>,
-    B: ResponseBody,
-{
-    let limits = Limits {
-        drain_timeout,
-        ..Limits::default()
-    };
-    serve_with(listener, service, shutdown, limits).await
 }
 
 /// [`serve`] within `limits`.

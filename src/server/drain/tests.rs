@@ -57,14 +57,20 @@ async fn drain_waits_for(connections: &Connections, release: impl FnOnce()) {
         .unwrap();
 }
 
+/// A listener on a free port and a client connected to it (not yet accepted).
+async fn listener_and_client() -> (TcpListener, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    (listener, client)
+}
+
 /// An idle keep-alive connection is closed by the drain, which then resolves; the table of
 /// connections is empty again.
 #[tokio::test]
 async fn a_drain_closes_idle_connections_and_waits_for_them() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
+    let (listener, mut client) = listener_and_client().await;
     let connections = Connections::new();
     let task = serve_one(&listener, &connections).await;
     assert!(request(&mut client).await.ends_with("ok"));
@@ -93,10 +99,7 @@ async fn a_connection_watched_after_the_drain_finishes_at_once() {
         .await
         .expect("nothing to wait for");
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
+    let (listener, mut client) = listener_and_client().await;
     client
         .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
@@ -115,10 +118,7 @@ async fn a_connection_watched_after_the_drain_finishes_at_once() {
 /// A busy connection is waited for: the drain resolves only once it has ended.
 #[tokio::test]
 async fn the_drain_waits_for_open_connections() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
+    let (listener, mut client) = listener_and_client().await;
     let connections = Connections::new();
     // Half a request: the connection stays open, reading its head.
     client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
