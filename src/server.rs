@@ -34,8 +34,8 @@
 //! - [`announce`]: how a server tells discovery it is up, and that it is leaving.
 //! - [`deadline`]: [`Deadline`] and the `grpc-timeout` format.
 //! - [`drain`]: a port's open connections, told to finish when it drains.
-//! - [`timer`]: [`CoarseTimer`](timer::CoarseTimer), cheap sleeps for the HTTP/1.1 header
-//!   read timeout.
+//! - [`idle`]: [`IdleLimit`](idle::IdleLimit), the time limit on idle HTTP/1.1 connections
+//!   (so on request heads).
 //! - [`signal`]: [`shutdown_signal`] (SIGTERM or ctrl-c).
 //! - [`error`] holds [`ServerError`].
 //! - [`grpc`]: what the generated servers run a method with (tonic's `server::Grpc`, with a
@@ -51,8 +51,8 @@ pub mod deadline;
 pub mod drain;
 pub mod error;
 pub mod grpc;
+pub mod idle;
 pub mod signal;
-pub mod timer;
 
 mod admin;
 mod cut;

@@ -1,5 +1,6 @@
 //! Serving a tower service on a bound listener: HTTP/1.1 and HTTP/2 (h2c) on one port, with
-//! graceful drain of open connections on shutdown and a time limit on HTTP/1.1 request heads.
+//! graceful drain of open connections on shutdown and a time limit on idle HTTP/1.1
+//! connections (so on request heads).
 
 use std::{future::Future, io, time::Duration};
 
@@ -13,7 +14,7 @@ use hyper_util::{
 };
 use protomesh::{
     config::server::DEFAULT_HEADER_READ_TIMEOUT,
-    server::{drain::Connections, timer::CoarseTimer},
+    server::{drain::Connections, idle::IdleLimit},
 };
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
@@ -69,9 +70,10 @@ pub struct Limits {
     /// Past it, [`serve_with`] returns and the connections still open are left to the
     /// process's exit.
     pub drain_timeout: Option<Duration>,
-    /// How long an HTTP/1.1 connection may wait for a request head, counted from when it
-    /// starts waiting: it bounds both a client that sends a head slowly and a keep-alive
-    /// connection left idle. Past it the connection closes. By default the kit server's
+    /// How long an HTTP/1.1 connection may write nothing (the kit's [`IdleLimit`]): it
+    /// bounds both a client that sends a head slowly and a keep-alive connection left idle,
+    /// which close between once and one and a quarter times this after their last response
+    /// (a response in progress is finished first). By default the kit server's
     /// ([`DEFAULT_HEADER_READ_TIMEOUT`]).
     pub header_read_timeout: Duration,
 }
@@ -114,12 +116,10 @@ where
     B: ResponseBody,
 {
     let mut builder = Builder::new(TokioExecutor::new());
-    // hyper enforces the header read timeout only with a timer; it re-arms it for every
-    // request, which a coarse timer makes cheap.
-    builder
-        .http1()
-        .timer(CoarseTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // The idle limit bounds the wait for a request head instead of hyper's timeout, which
+    // would arm a timer per request.
+    builder.http1().header_read_timeout(None);
+    let idle = IdleLimit::new(limits.header_read_timeout);
     let connections = Connections::new();
     tokio::pin!(shutdown);
     loop {
@@ -141,10 +141,11 @@ where
                     request.extensions_mut().insert(peer);
                     request
                 });
+                let (io, idle) = idle.watch(stream);
                 let connection = builder
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
                     .into_owned();
-                let connection = connections.watch(connection);
+                let connection = connections.slot().with_idle(idle).watch(connection);
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");

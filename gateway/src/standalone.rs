@@ -40,7 +40,7 @@ pub struct Serving {
     pub grace_period: Duration,
     /// Bound on waiting for requests in flight once the listener is closed.
     pub drain_timeout: Duration,
-    /// How long an HTTP/1.1 connection may wait for a request head (see
+    /// How long an HTTP/1.1 connection may write nothing (see
     /// [`server::Limits::header_read_timeout`]).
     pub header_read_timeout: Duration,
 }

@@ -38,11 +38,12 @@ pub struct ServerConfig {
     /// ([`DEFAULT_DRAIN_TIMEOUT`]); calls still running then are cut.
     #[serde(with = "super::duration")]
     pub drain_timeout: Duration,
-    /// How long an HTTP/1.1 connection (REST, embedded or through the gateway) may wait for a
-    /// request head, counted from when it starts waiting: past it the connection closes, so a
-    /// client sending a head slowly or an idle keep-alive connection does not hold it
-    /// ([`DEFAULT_HEADER_READ_TIMEOUT`]). Behind a load balancer, make it longer than the
-    /// balancer's idle timeout.
+    /// How long an HTTP/1.1 connection (REST, embedded or through the gateway) may write
+    /// nothing: past it (by up to a quarter) the connection closes, after the response in
+    /// progress if there is one, so a client sending a head slowly or an idle keep-alive
+    /// connection does not hold it; HTTP/2 connections stay open (see
+    /// [`IdleLimit`](crate::server::idle::IdleLimit); [`DEFAULT_HEADER_READ_TIMEOUT`]). Behind
+    /// a load balancer, make it longer than the balancer's idle timeout.
     #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
     /// Deadline of a unary call whose caller sent no `grpc-timeout`; `0s` for none

@@ -6,6 +6,9 @@
 //! instructions per REST call through the gateway (callgrind). Here a poll costs one atomic
 //! load while the connection's task keeps its waker; the waker is stored in a shared table
 //! only when it changes, and the drain wakes every stored one.
+//!
+//! A slot given an [`Idle`] also tells its connection to finish once that expires (see
+//! [`idle`](super::idle)).
 
 use std::{
     future::Future,
@@ -21,6 +24,7 @@ use hyper_util::server::graceful::GracefulConnection;
 use slab::Slab;
 use tokio::sync::Notify;
 
+use super::idle::Idle;
 use crate::sync::lock;
 
 /// The connections of one port (cheap to clone: clones share them).
@@ -69,6 +73,7 @@ impl Connections {
             key,
             waker: None,
             told: false,
+            idle: None,
         }
     }
 
@@ -105,9 +110,17 @@ pub struct Slot {
     waker: Option<Waker>,
     /// Whether the connection has been told to finish.
     told: bool,
+    /// The connection's idle limit, if it has one.
+    idle: Option<Idle>,
 }
 
 impl Slot {
+    /// The slot of a connection that is also told to finish once `idle` expires.
+    pub fn with_idle(mut self, idle: Idle) -> Self {
+        self.idle = Some(idle);
+        self
+    }
+
     /// Runs `connection` to its end in this place, as [`Connections::watch`] does.
     pub async fn watch<C>(mut self, connection: C) -> C::Output
     where
@@ -121,13 +134,14 @@ impl Slot {
         .await
     }
 
-    /// Before each poll of the connection: tells it to finish if the port drains, else makes
-    /// sure the drain can wake the task polling it.
+    /// Before each poll of the connection: tells it to finish if the port drains or it has
+    /// been idle too long, else makes sure the drain (and the idle limit) can wake the task
+    /// polling it.
     fn check<C: GracefulConnection>(&mut self, cx: &Context<'_>, connection: Pin<&mut C>) {
         if self.told {
             return;
         }
-        if !self.shared.draining.load(Ordering::Acquire) {
+        if !self.finishing() {
             if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 return;
             }
@@ -135,15 +149,24 @@ impl Slot {
             if let Some(slot) = lock(&self.shared.wakers).get_mut(self.key) {
                 *slot = Some(waker.clone());
             }
+            if let Some(idle) = &self.idle {
+                idle.register(&waker);
+            }
             self.waker = Some(waker);
-            // A drain that began before the waker was stored woke only the older ones;
-            // the lock orders this load after its flag.
-            if !self.shared.draining.load(Ordering::Acquire) {
+            // A drain (or expiry) that began before the waker was stored woke only the older
+            // ones; the lock (the atomic waker's swap) orders this load after its flag.
+            if !self.finishing() {
                 return;
             }
         }
         self.told = true;
         connection.graceful_shutdown();
+    }
+
+    /// Whether the connection is to finish: the port drains, or it has been idle too long.
+    fn finishing(&self) -> bool {
+        self.shared.draining.load(Ordering::Acquire)
+            || self.idle.as_ref().is_some_and(Idle::expired)
     }
 }
 

@@ -20,7 +20,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{BoxError, Service, ServiceExt as _};
 
-use super::{cut::CuttableIo, drain::Connections, timer::CoarseTimer};
+use super::{cut::CuttableIo, drain::Connections, idle::IdleLimit};
 
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -39,7 +39,7 @@ pub(crate) struct Listen {
     pub(crate) tls: Option<TlsAcceptor>,
     /// Whether HTTP/1.1 is answered besides HTTP/2.
     pub(crate) http1: bool,
-    /// How long an HTTP/1.1 connection may wait for a request head.
+    /// How long a connection that is not HTTP/2 may write nothing (see [`IdleLimit`]).
     pub(crate) header_read_timeout: Duration,
 }
 
@@ -64,12 +64,10 @@ impl Listen {
             builder = builder.http2_only();
         }
         builder.http2().timer(TokioTimer::new());
-        // hyper enforces its HTTP/1.1 header read timeout only with a timer; it arms one per
-        // request, which a coarse timer makes cheap.
-        builder
-            .http1()
-            .timer(CoarseTimer::new())
-            .header_read_timeout(self.header_read_timeout);
+        // The idle limit bounds the wait for a request head instead of hyper's timeout,
+        // which would arm a timer per request.
+        builder.http1().header_read_timeout(None);
+        let idle = IdleLimit::new(self.header_read_timeout);
         let builder = Arc::new(builder);
         let connections = Connections::new();
         // Boxed rather than pinned in place, so dropping it closes the listener.
@@ -98,8 +96,10 @@ impl Listen {
             match &self.tls {
                 None => {
                     let service = connection_service(service, info, None);
+                    let (io, idle) = idle.watch(io);
                     let connection = builder.serve_connection(TokioIo::new(io), service);
-                    tokio::spawn(finish(connections.watch(connection.into_owned())));
+                    let slot = connections.slot().with_idle(idle);
+                    tokio::spawn(finish(slot.watch(connection.into_owned())));
                 }
                 Some(tls) => {
                     let tls = tls.clone();
@@ -124,8 +124,9 @@ impl Listen {
                             .peer_certificates()
                             .map(|certs| PeerCertificates(Arc::new(certs.to_vec())));
                         let service = connection_service(service, info, certs);
-                        let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        finish(slot.watch(connection.into_owned())).await;
+                        let (io, idle) = idle.watch(stream);
+                        let connection = builder.serve_connection(TokioIo::new(io), service);
+                        finish(slot.with_idle(idle).watch(connection.into_owned())).await;
                     });
                 }
             }

@@ -180,8 +180,9 @@ async fn the_configured_header_read_timeout_closes_a_slow_http1_head() {
         b.front(tower::layer::util::Identity::new())
     })
     .await;
-    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // The limit counts from the connection's start.
     let started = std::time::Instant::now();
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     slow.write_all(b"POST /nothing.Here/Call HTTP/1.1\r\nhost:")
         .await
         .unwrap();
