@@ -117,8 +117,10 @@ where
 {
     let mut builder = Builder::new(TokioExecutor::new());
     // The idle limit bounds the wait for a request head instead of hyper's timeout, which
-    // would arm a timer per request.
-    builder.http1().header_read_timeout(None);
+    // would arm a timer per request. Each response is copied into one buffer and written
+    // with one `write`: REST answers are small, and gathering head and body for `writev`
+    // costs more (about 500 instructions per call, callgrind).
+    builder.http1().header_read_timeout(None).writev(false);
     let idle = IdleLimit::new(limits.header_read_timeout);
     let connections = Connections::new();
     tokio::pin!(shutdown);

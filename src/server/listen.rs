@@ -64,9 +64,11 @@ impl Listen {
             builder = builder.http2_only();
         }
         builder.http2().timer(TokioTimer::new());
-        // The idle limit bounds the wait for a request head instead of hyper's timeout,
-        // which would arm a timer per request.
-        builder.http1().header_read_timeout(None);
+        // The idle limit bounds the wait for a request head instead of hyper's timeout, which
+        // would arm a timer per request. Each response is copied into one buffer and written
+        // with one `write`: REST answers are small, and gathering head and body for `writev`
+        // costs more (about 500 instructions per call, callgrind).
+        builder.http1().header_read_timeout(None).writev(false);
         let idle = IdleLimit::new(self.header_read_timeout);
         let builder = Arc::new(builder);
         let connections = Connections::new();
