@@ -84,10 +84,12 @@ async fn only_idempotent_calls_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_could_not_connect_goes_elsewhere_even_when_not_idempotent() {
     let live = Replica::start("live");
-    // A port nobody listens on: connecting is refused.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
+    // A port bound but not listening: connecting is refused, and no other test's listener
+    // can take the port while it is held.
+    let held = tokio::net::TcpSocket::new_v4().expect("a socket");
+    held.bind("127.0.0.1:0".parse().unwrap())
         .expect("a free port");
+    let dead = held.local_addr().expect("its address");
     let mut config = client_config();
     // Round-robin, every endpoint offered calls: no health checks, no ejection.
     config.balancer = protomesh::client::Balancer::RoundRobin;
