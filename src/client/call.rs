@@ -137,7 +137,8 @@ fn boxed(status: Status) -> BoxError {
 }
 
 impl Shared {
-    /// Waits until an endpoint can be picked, up to the wait-for-ready time or the deadline.
+    /// An endpoint to send to: picked at once when one is ready, else waited for up to the
+    /// wait-for-ready time or the deadline.
     async fn wait_and_pick(
         &self,
         key: Option<u64>,
@@ -148,6 +149,17 @@ impl Shared {
         if let Some(endpoint) = pick(&snapshot, self.config.balancer, key, tried, &self.next) {
             return Ok(endpoint);
         }
+        // Boxed: waiting is rare, and its future would otherwise make every call's larger.
+        Box::pin(self.wait_for_pick(key, tried, deadline)).await
+    }
+
+    /// Waits until an endpoint can be picked, up to the wait-for-ready time or the deadline.
+    async fn wait_for_pick(
+        &self,
+        key: Option<u64>,
+        tried: &[Arc<Endpoint>],
+        deadline: Option<Instant>,
+    ) -> Result<Arc<Endpoint>, BoxError> {
         // Nothing ready: subscribe, then look again (a change between the first look and the
         // subscription is not lost), and wait for changes.
         let mut changes = self.set.subscribe();
@@ -174,10 +186,15 @@ impl Shared {
     }
 
     /// Sends one call, retrying where the contract and the budget allow.
-    pub(crate) async fn dispatch(
+    ///
+    /// What needs no waiting is done before the future is made, and the future takes the
+    /// request's parts and body as the variables it keeps them in: an `async fn` would hold
+    /// the request beside them, and a call future over mimalloc's small-block bound (1 KiB)
+    /// takes its slow path on every call.
+    pub(crate) fn dispatch(
         self: Arc<Self>,
         request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, BoxError> {
+    ) -> impl Future<Output = Result<http::Response<Body>, BoxError>> + Send + 'static {
         let (policy, method) = self.policies.lookup(request.uri().path());
         let replayable = policy.is_some_and(|p| !p.client_streaming);
         let idempotent = policy.is_some_and(|p| p.idempotent);
@@ -208,139 +225,151 @@ impl Shared {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         self.budget.deposit();
 
+        let path = self.observer.as_ref().map(|_| request.uri().clone());
         let (parts, body) = request.into_parts();
-        let (mut once, replay): (Option<Body>, Option<Bytes>) = if replayable {
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|status| boxed(Status::internal(format!("request body: {status}"))))?
-                .to_bytes();
-            (None, Some(bytes))
-        } else {
-            (Some(body), None)
-        };
-
-        let outlier = OutlierPolicy {
-            failures: self.config.outlier_failures,
-            base: self.config.outlier_base_ejection,
-            max: self.config.outlier_max_ejection,
-        };
-        let mut tried: Vec<Arc<Endpoint>> = Vec::new();
-        let mut retries = 0;
-        let path = self.observer.as_ref().map(|_| parts.uri.clone());
         // Moved into the last attempt that may be sent; copied for any before it.
         let mut parts = Some(parts);
-        loop {
-            let endpoint = self.wait_and_pick(key, &tried, deadline).await?;
-            let timeout = match deadline {
-                Some(deadline) => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        return Err(boxed(Status::deadline_exceeded(format!(
-                            "{}: deadline passed before the call was sent",
-                            self.target
-                        ))));
-                    }
-                    HeaderValue::from_str(&deadline::format_timeout(remaining)).ok()
-                }
-                None => None,
+        // The body, for one attempt; or its bytes, for as many as may be sent.
+        let mut once = Some(body);
+        let mut replay: Option<Bytes> = None;
+        async move {
+            if replayable && let Some(body) = once.take() {
+                let bytes = body
+                    .collect()
+                    .await
+                    .map_err(|status| boxed(Status::internal(format!("request body: {status}"))))?
+                    .to_bytes();
+                replay = Some(bytes);
+            }
+            let outlier = OutlierPolicy {
+                failures: self.config.outlier_failures,
+                base: self.config.outlier_base_ejection,
+                max: self.config.outlier_max_ejection,
             };
-
-            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-            let attempt = self.recorder.start(&endpoint, &self.policies, method);
-            let started = Instant::now();
-            let result = {
-                let _in_flight = endpoint.start_call();
-                match endpoint.channel.ready().await {
-                    // Not sent: the request is whole for another endpoint.
-                    Err(error) => Err(error),
-                    Ok(ready) => {
-                        // Once sent, the request is needed again only if an answer may
-                        // still be retried.
-                        let again = replayable && idempotent && retries < self.config.max_retries;
-                        let body = match (&replay, once.take()) {
-                            (Some(bytes), _) => Body::new(Full::new(bytes.clone())),
-                            (None, Some(body)) => body,
-                            (None, None) => Body::empty(),
-                        };
-                        let mut request = match parts.take() {
-                            Some(kept) if again => {
-                                let request = rebuild(&kept, body);
-                                parts = Some(kept);
-                                request
-                            }
-                            Some(kept) => http::Request::from_parts(kept, body),
-                            None => return Err(boxed(Status::internal("call resent twice"))),
-                        };
-                        if let Some(value) = timeout {
-                            request.headers_mut().insert(GRPC_TIMEOUT, value);
+            let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+            let mut retries = 0;
+            loop {
+                let endpoint = self.wait_and_pick(key, &tried, deadline).await?;
+                let timeout = match deadline {
+                    Some(deadline) => {
+                        let remaining = deadline.saturating_duration_since(Instant::now());
+                        if remaining.is_zero() {
+                            return Err(boxed(Status::deadline_exceeded(format!(
+                                "{}: deadline passed before the call was sent",
+                                self.target
+                            ))));
                         }
-                        if let Some(hook) = &self.hook {
-                            hook(request.headers_mut());
-                        }
-                        endpoint.channel.send_on(ready, request).await
+                        HeaderValue::from_str(&deadline::format_timeout(remaining)).ok()
                     }
-                }
-            };
-            let latency = started.elapsed();
-            if let (Some(observer), Some(path)) = (&self.observer, &path) {
-                observer.on_attempt(
-                    path.path(),
-                    &endpoint.address,
-                    grpc_status(&result),
-                    latency,
-                );
-            }
-            // The attempt ends now (trailers-only answer, transport error: UNAVAILABLE, as
-            // the caller sees it) or when its trailers arrive.
-            let result = match result {
-                Ok(response) => {
-                    let response = crate::metrics::body::watch(response, attempt);
-                    if hold_reply {
-                        held(response).await
-                    } else {
-                        Ok(response)
-                    }
-                }
-                Err(error) => {
-                    attempt.finish(Code::Unavailable);
-                    Err(error)
-                }
-            };
-
-            let outcome = classify(&result);
-            if let Outcome::Answered = outcome {
-                endpoint.record_success(latency, Instant::now());
-                return result.map_err(|e| boxed(Status::unavailable(e.to_string())));
-            }
-            if let Some(time) = endpoint.record_failure(outlier, Instant::now()) {
-                tracing::info!(target = %self.target, endpoint = %endpoint.id, ?time, "endpoint ejected");
-            }
-            // A request given to its last attempt is gone: nothing is left to resend.
-            let retryable = parts.is_some()
-                && match outcome {
-                    Outcome::ConnectFailed => replayable,
-                    _ => replayable && idempotent,
+                    None => None,
                 };
-            let in_time = deadline.is_none_or(|d| Instant::now() < d);
-            if retryable && retries < self.config.max_retries && in_time {
-                if self.budget.withdraw() {
-                    retries += 1;
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    tried.push(endpoint);
-                    continue;
+
+                self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+                let attempt = self.recorder.start(&endpoint, &self.policies, method);
+                let started = Instant::now();
+                let result = {
+                    let _in_flight = endpoint.start_call();
+                    match endpoint.channel.ready().await {
+                        // Not sent: the request is whole for another endpoint.
+                        Err(error) => Err(error),
+                        // The request is made in a block of its own, so the call's future
+                        // does not keep its place while the answer is awaited.
+                        Ok(ready) => {
+                            let send = {
+                                // Once sent, the request is needed again only if an answer may
+                                // still be retried.
+                                let again =
+                                    replayable && idempotent && retries < self.config.max_retries;
+                                let body = match (&replay, once.take()) {
+                                    (Some(bytes), _) => Body::new(Full::new(bytes.clone())),
+                                    (None, Some(body)) => body,
+                                    (None, None) => Body::empty(),
+                                };
+                                let mut request = match parts.take() {
+                                    Some(kept) if again => {
+                                        let request = rebuild(&kept, body);
+                                        parts = Some(kept);
+                                        request
+                                    }
+                                    Some(kept) => http::Request::from_parts(kept, body),
+                                    None => {
+                                        return Err(boxed(Status::internal("call resent twice")));
+                                    }
+                                };
+                                if let Some(value) = timeout {
+                                    request.headers_mut().insert(GRPC_TIMEOUT, value);
+                                }
+                                if let Some(hook) = &self.hook {
+                                    hook(request.headers_mut());
+                                }
+                                endpoint.channel.send_on(ready, request)
+                            };
+                            send.await
+                        }
+                    }
+                };
+                let latency = started.elapsed();
+                if let (Some(observer), Some(path)) = (&self.observer, &path) {
+                    observer.on_attempt(
+                        path.path(),
+                        &endpoint.address,
+                        grpc_status(&result),
+                        latency,
+                    );
                 }
-                self.counters
-                    .budget_exhausted
-                    .fetch_add(1, Ordering::Relaxed);
-                self.recorder.budget_exhausted();
+                // The attempt ends now (trailers-only answer, transport error: UNAVAILABLE, as
+                // the caller sees it) or when its trailers arrive.
+                let result = match result {
+                    Ok(response) => {
+                        let response = crate::metrics::body::watch(response, attempt);
+                        if hold_reply {
+                            // Boxed: only calls that may be retried hold their reply, and
+                            // holding it would otherwise make every call's future larger.
+                            Box::pin(held(response)).await
+                        } else {
+                            Ok(response)
+                        }
+                    }
+                    Err(error) => {
+                        attempt.finish(Code::Unavailable);
+                        Err(error)
+                    }
+                };
+
+                let outcome = classify(&result);
+                if let Outcome::Answered = outcome {
+                    endpoint.record_success(latency, Instant::now());
+                    return result.map_err(|e| boxed(Status::unavailable(e.to_string())));
+                }
+                if let Some(time) = endpoint.record_failure(outlier, Instant::now()) {
+                    tracing::info!(target = %self.target, endpoint = %endpoint.id, ?time, "endpoint ejected");
+                }
+                // A request given to its last attempt is gone: nothing is left to resend.
+                let retryable = parts.is_some()
+                    && match outcome {
+                        Outcome::ConnectFailed => replayable,
+                        _ => replayable && idempotent,
+                    };
+                let in_time = deadline.is_none_or(|d| Instant::now() < d);
+                if retryable && retries < self.config.max_retries && in_time {
+                    if self.budget.withdraw() {
+                        retries += 1;
+                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        tried.push(endpoint);
+                        continue;
+                    }
+                    self.counters
+                        .budget_exhausted
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.recorder.budget_exhausted();
+                }
+                return result.map_err(|error| {
+                    boxed(Status::unavailable(format!(
+                        "{}: endpoint {}: {error}",
+                        self.target, endpoint.id
+                    )))
+                });
             }
-            return result.map_err(|error| {
-                boxed(Status::unavailable(format!(
-                    "{}: endpoint {}: {error}",
-                    self.target, endpoint.id
-                )))
-            });
         }
     }
 }

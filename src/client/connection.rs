@@ -11,8 +11,9 @@
 mod body;
 
 use std::{
+    pin::Pin,
     sync::{Arc, Mutex, atomic::AtomicUsize},
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -160,13 +161,34 @@ impl Connection {
         Ok(Ready { sender, open })
     }
 
-    /// Sends `request` (its URI a path) on `ready` and returns the response head with its
-    /// streaming body.
-    pub(crate) async fn send_on(
+    /// Sends `request` (its URI a path) on `ready`; the future returns the response head with
+    /// its streaming body.
+    ///
+    /// The request goes onto the connection now, before the future is polled, so the future
+    /// holds only what waits for the response: a caller's call future, which holds this one,
+    /// stays small (an `async fn` would keep the request and its parts across the wait).
+    pub(crate) fn send_on(
         &self,
         ready: Ready,
         request: Request<Body>,
-    ) -> Result<Response<Body>, ConnectionError> {
+    ) -> impl Future<Output = Result<Response<Body>, ConnectionError>> + Send + 'static + use<>
+    {
+        let sent = self.start(ready, request);
+        async move {
+            let (response, open) = sent?;
+            let response = response.await.map_err(ConnectionError::Call)?;
+            Ok(response.map(|recv| Body::new(RecvBody::new(recv, open))))
+        }
+    }
+
+    /// Puts `request` on the connection: its head, and its one frame when that is ready and
+    /// ends the body (the common unary case); any other body is piped by a task of its own as
+    /// the window allows.
+    fn start(
+        &self,
+        ready: Ready,
+        request: Request<Body>,
+    ) -> Result<(h2::client::ResponseFuture, OpenStream), ConnectionError> {
         let inner = &*self.inner;
         let Ready { mut sender, open } = ready;
         let (mut parts, mut body) = request.into_parts();
@@ -186,12 +208,9 @@ impl Connection {
             .send_request(Request::from_parts(parts, ()), end)
             .map_err(ConnectionError::Call)?;
         if !end {
-            // The common unary case: the one frame is ready and ends the body, so it goes
-            // now. Anything else is piped by its own task as the window allows.
-            let first = std::future::poll_fn(|cx| {
-                Poll::Ready(std::pin::Pin::new(&mut body).poll_frame(cx))
-            })
-            .await;
+            // Polled without a waker: a body not ready yet is polled again, with the pipe
+            // task's, by the pipe.
+            let first = Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop()));
             match first {
                 Poll::Ready(Some(Ok(frame))) if frame.is_data() && body.is_end_stream() => {
                     let data = frame.into_data().unwrap_or_default();
@@ -203,8 +222,7 @@ impl Connection {
                 }
             }
         }
-        let response = response.await.map_err(ConnectionError::Call)?;
-        Ok(response.map(|recv| Body::new(RecvBody::new(recv, open))))
+        Ok((response, open))
     }
 
     fn connect_error(&self, source: BoxError) -> ConnectionError {
@@ -225,6 +243,17 @@ impl Connection {
             },
             None => None,
         };
+        // Boxed: connecting is rare, and its future (a lock, a TCP connect and an HTTP/2
+        // handshake) would otherwise make every call's future larger.
+        Box::pin(self.reconnect(failed)).await
+    }
+
+    /// Makes the connection again (or waits for another caller who does), unless
+    /// `failed` (the generation found closed, if one was) has been replaced meanwhile.
+    async fn reconnect(
+        &self,
+        failed: Option<u64>,
+    ) -> Result<(SendRequest<Bytes>, OpenStream), ConnectionError> {
         let asked = tokio::time::Instant::now();
         let mut attempts = self.inner.connecting.lock().await;
         // A caller that waited while an attempt failed gets that failure, rather than every
