@@ -24,9 +24,12 @@ pub struct RestLayer {
 }
 
 impl RestLayer {
-    /// A layer transcoding with `transcoder`.
+    /// A layer transcoding with `transcoder`; each call's gRPC request takes the REST
+    /// request's extensions (see [`Transcoder::forwarding_extensions`]).
     pub fn new(transcoder: Transcoder) -> Self {
-        Self { transcoder }
+        Self {
+            transcoder: transcoder.forwarding_extensions(),
+        }
     }
 }
 

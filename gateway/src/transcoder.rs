@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use prost_reflect::DescriptorPool;
-use tonic::{Extensions, client::Grpc};
+use tonic::client::Grpc;
 
 use crate::{
     Error,
@@ -72,6 +72,10 @@ struct Head<'a> {
 #[derive(Debug, Clone)]
 pub struct Transcoder {
     inner: Arc<Inner>,
+    /// Whether each call's gRPC request takes the REST request's extensions (embedded mode:
+    /// handlers see the client's connection, as a gRPC call's do). A remote upstream would
+    /// never see them.
+    forward_extensions: bool,
 }
 
 #[derive(Debug)]
@@ -114,7 +118,16 @@ impl Transcoder {
                 settings,
                 ids: headers::RequestIds::new(),
             }),
+            forward_extensions: false,
         })
+    }
+
+    /// This transcoder, giving each call's gRPC request the REST request's extensions (what
+    /// the connection put there: the client's address, its certificates), for an upstream in
+    /// the same process ([`RestLayer`](crate::RestLayer) does so).
+    pub fn forwarding_extensions(mut self) -> Self {
+        self.forward_extensions = true;
+        self
     }
 
     /// The transcoder for every contract compiled into protomesh.
@@ -166,6 +179,14 @@ impl Transcoder {
         let this = self.clone();
         let (mut parts, body) = request.into_parts();
         async move {
+            let cors = this.inner.settings.cors.as_ref();
+            let origin = cors.and_then(|c| c.allowed_origin(&parts.headers));
+            let routed = this.route(&parts, cors, origin);
+            let extensions = if this.forward_extensions {
+                std::mem::take(&mut parts.extensions)
+            } else {
+                http::Extensions::new()
+            };
             // In a block: what is read from the headers is kept once, in `head`.
             let head = {
                 let known = headers::Known::read(&parts.headers);
@@ -175,19 +196,18 @@ impl Transcoder {
                     known,
                 }
             };
-            let cors = this.inner.settings.cors.as_ref();
-            let origin = cors.and_then(|c| c.allowed_origin(&parts.headers));
-            let (route, values) = match this.route(&parts, cors, origin) {
+            let (route, values) = match routed {
                 Routed::Answer(result) => return this.finish(result, origin, head.request_id),
                 Routed::Call(route, values) => (route, values),
             };
             let result = this
-                .call_route(route, &values, &head, body, upstream_for)
+                .call_route(route, &values, &head, extensions, body, upstream_for)
                 .await;
             let request_id = head.request_id;
             let mut response = result.unwrap_or_else(|failure| this.error_response(&failure));
-            // The route's label goes into the request's own map of extensions, emptied: the
-            // connection put its addresses there, so the map is already allocated.
+            // The route's label goes into the request's own map of extensions, emptied, when
+            // it was not forwarded: the connection put its addresses there, so the map is
+            // already allocated.
             let mut extensions = std::mem::take(&mut parts.extensions);
             extensions.clear();
             extensions.extend(std::mem::take(response.extensions_mut()));
@@ -309,6 +329,7 @@ impl Transcoder {
         route: &Route,
         values: &[String],
         head: &Head<'_>,
+        extensions: http::Extensions,
         body: tonic::body::Body,
         upstream_for: impl FnOnce(&str) -> Option<U>,
     ) -> impl Future<Output = Result<Response<tonic::body::Body>, Failure>> {
@@ -351,7 +372,8 @@ impl Transcoder {
                 // Boxed: tonic's streaming call is a large future, which would otherwise size
                 // (and be copied with) every unary call's future too.
                 let metadata = headers::request_metadata(&parts.headers, request_id);
-                let call = self.call_streaming(route, parts, metadata, timeout, upstream, message);
+                let head = tonic::Request::from_parts(metadata, extensions, ());
+                let call = self.call_streaming(route, parts, head, timeout, upstream, message);
                 return Box::pin(call).await;
             }
             // The deadline holds even when the upstream ignores grpc-timeout; an expiry is
@@ -362,6 +384,7 @@ impl Transcoder {
                 // Made here rather than carried from the start: it would take room in every
                 // future between.
                 headers::request_metadata(&parts.headers, request_id),
+                extensions,
                 &message,
                 timeout,
             );
@@ -393,7 +416,8 @@ impl Transcoder {
         &self,
         route: &Route,
         parts: &http::request::Parts,
-        metadata: tonic::metadata::MetadataMap,
+        // The call's metadata and extensions.
+        head: tonic::Request<()>,
         timeout: Option<std::time::Duration>,
         upstream: U,
         message: Outgoing,
@@ -404,7 +428,8 @@ impl Transcoder {
             tonic::Status::unavailable(format!("upstream not ready: {e}"))
         })?;
         let message = message.into_message(route.method.input())?;
-        let mut request = tonic::Request::from_parts(metadata, Extensions::default(), message);
+        let (metadata, extensions, ()) = head.into_parts();
+        let mut request = tonic::Request::from_parts(metadata, extensions, message);
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
         }

@@ -52,7 +52,7 @@ impl Outgoing {
     }
 }
 
-/// Calls `path` on `upstream` with `message` and `metadata`, and a `grpc-timeout` of
+/// Calls `path` on `upstream` with `message`, `metadata` and `extensions`, and a `grpc-timeout` of
 /// `timeout` when given. Returns the response metadata (headers and trailers) and the encoded
 /// reply message (see [`decode`]), or the call's status, with the same codes tonic's client
 /// gives.
@@ -67,6 +67,7 @@ pub fn call<U: GrpcUpstream>(
     mut upstream: U,
     path: PathAndQuery,
     metadata: MetadataMap,
+    extensions: http::Extensions,
     message: &Outgoing,
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<(MetadataMap, Bytes), Status>> {
@@ -78,7 +79,7 @@ pub fn call<U: GrpcUpstream>(
             .await
             .map_err(|e| Status::from_error(e.into()))?;
         let response = upstream
-            .call(request(frame, path, metadata, timeout))
+            .call(request(frame, path, metadata, extensions, timeout))
             .await
             .map_err(|e| Status::from_error(e.into()))?;
         let (
@@ -147,9 +148,11 @@ fn request(
     frame: Bytes,
     path: PathAndQuery,
     metadata: MetadataMap,
+    extensions: http::Extensions,
     timeout: Option<Duration>,
 ) -> Request<tonic::body::Body> {
     let mut request = Request::new(tonic::body::Body::new(Full::new(frame)));
+    *request.extensions_mut() = extensions;
     *request.method_mut() = http::Method::POST;
     *request.uri_mut() = http::Uri::from(path);
     let headers = request.headers_mut();

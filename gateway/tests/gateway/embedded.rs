@@ -10,8 +10,13 @@ use tonic::{Status, codegen::http::uri::PathAndQuery};
 
 use crate::support::{TestUpstream, pool, send};
 
-/// The inner policy: every call needs `authorization: Bearer ok`.
-fn require_auth(request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+/// The inner policy: every call needs `authorization: Bearer ok`. It also passes on the
+/// client's address as the connection gave it (`x-seen-peer`), which the test service echoes.
+fn require_auth(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+    if let Some(peer) = request.remote_addr() {
+        let value = peer.to_string().parse().unwrap();
+        request.metadata_mut().insert("x-seen-peer", value);
+    }
     match request
         .metadata()
         .get("authorization")
@@ -62,6 +67,10 @@ async fn rest_goes_through_the_inner_stack() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.json()["request"]["id"], "e1");
     assert_eq!(reply.json()["metadata"]["authorization"], "Bearer ok");
+    // The inner stack sees the REST client's connection, as it would a gRPC client's.
+    let peer = reply.json()["metadata"]["x-seen-peer"].clone();
+    let peer: std::net::SocketAddr = peer.as_str().unwrap().parse().unwrap();
+    assert_eq!(peer.ip(), std::net::Ipv4Addr::LOCALHOST);
     let _ = stop.send(());
 }
 

@@ -131,6 +131,7 @@ fn echo(
         "tenant",
         "grpc-timeout",
         "connection",
+        "x-seen-peer",
     ] {
         if let Some(value) = req.metadata().get(key).and_then(|v| v.to_str().ok()) {
             seen.insert(
