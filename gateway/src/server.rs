@@ -7,14 +7,13 @@ use std::{future::Future, io, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto::Builder,
-    service::TowerToHyperService,
-};
+use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use protomesh::{
     config::server::DEFAULT_HEADER_READ_TIMEOUT,
-    server::{drain::Connections, idle::IdleLimit},
+    server::{
+        drain::Connections,
+        idle::{self, IdleLimit},
+    },
 };
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
@@ -115,12 +114,7 @@ where
     S: HttpService<B>,
     B: ResponseBody,
 {
-    let mut builder = Builder::new(TokioExecutor::new());
-    // The idle limit bounds the wait for a request head instead of hyper's timeout, which
-    // would arm a timer per request. Each response is copied into one buffer and written
-    // with one `write`: REST answers are small, and gathering head and body for `writev`
-    // costs more (about 500 instructions per call, callgrind).
-    builder.http1().header_read_timeout(None).writev(false);
+    let builder = idle::connection_builder();
     let idle = IdleLimit::new(limits.header_read_timeout);
     let connections = Connections::new();
     tokio::pin!(shutdown);

@@ -11,8 +11,7 @@ use std::{future::Future, io, sync::Arc, time::Duration};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::conn::auto::Builder,
+    rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
 use tokio_rustls::{TlsAcceptor, rustls::pki_types::CertificateDer};
@@ -20,7 +19,11 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{BoxError, Service, ServiceExt as _};
 
-use super::{cut::CuttableIo, drain::Connections, idle::IdleLimit};
+use super::{
+    cut::CuttableIo,
+    drain::Connections,
+    idle::{self, IdleLimit},
+};
 
 /// How long to wait after a failed accept before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -59,16 +62,11 @@ impl Listen {
             + 'static,
         S::Future: Send + 'static,
     {
-        let mut builder = Builder::new(TokioExecutor::new());
+        let mut builder = idle::connection_builder();
         if !self.http1 {
             builder = builder.http2_only();
         }
         builder.http2().timer(TokioTimer::new());
-        // The idle limit bounds the wait for a request head instead of hyper's timeout, which
-        // would arm a timer per request. Each response is copied into one buffer and written
-        // with one `write`: REST answers are small, and gathering head and body for `writev`
-        // costs more (about 500 instructions per call, callgrind).
-        builder.http1().header_read_timeout(None).writev(false);
         let idle = IdleLimit::new(self.header_read_timeout);
         let builder = Arc::new(builder);
         let connections = Connections::new();
